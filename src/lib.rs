@@ -4,3 +4,10 @@
 pub mod personnummer;
 pub mod rules;
 pub mod time;
+pub mod error;
+pub mod ingest;
+pub mod schema;
+pub mod aggregate;
+pub mod evaluate;
+pub mod output;
+pub mod sweep;

@@ -1,0 +1,254 @@
+//! Evaluate: organisations' clearance from their administrators, certificate counts per
+//! card, then every card's findings, verdict and action, in parallel. Works on dense
+//! integer indices (organisation and card numbers) so the hot loop never hashes a string.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use rayon::prelude::*;
+use rustc_hash::FxHasher;
+
+use crate::ingest::{Ingested, Table};
+use crate::rules::admin::{check_admin, clear_org};
+use crate::rules::{
+    AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status,
+    SweepDates, evaluate_card,
+};
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Cards evaluated per rayon task: large enough to amortise scheduling, small enough to
+/// balance two to many cores.
+const CARD_CHUNK: usize = 16_384;
+
+/// The organisations a sweep knows of: those in `organisations` first (in input
+/// order), then unknown org_ids seen on valid cards or administrators.
+#[derive(Debug, Clone)]
+pub struct Orgs {
+    pub ids: Vec<String>,
+    pub names: Vec<Option<String>>,
+    /// Listed in `organisations`.
+    pub known: Vec<bool>,
+    pub clearance: Vec<OrgClearance>,
+    /// Non-quarantined `id_admins` rows per organisation.
+    pub admins_listed: Vec<i32>,
+}
+
+/// Per-card certificate counts (SPEC "Per card").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CertCounts {
+    pub cert_count: i32,
+    pub telia_certs: i32,
+    pub third_party_certs: i32,
+}
+
+/// Per certificate: its issuer kind and whether it is active (not revoked, not expired
+/// as of D).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CertState {
+    pub kind: IssuerKind,
+    pub active: bool,
+}
+
+/// Everything the sweep decided.
+pub struct Evaluation {
+    pub dates: SweepDates,
+    pub orgs: Orgs,
+    /// Per `id_admins` row: its organisation and verdict.
+    pub admin_org: Vec<u32>,
+    pub admins: Vec<AdminVerdict>,
+    /// Per card: its organisation, counts and outcome.
+    pub card_org: Vec<u32>,
+    pub counts: Vec<CertCounts>,
+    pub outcomes: Vec<CardOutcome>,
+    pub certs: Vec<CertState>,
+}
+
+pub fn evaluate(data: &Ingested, policy: &Policy, as_of: i32) -> Evaluation {
+    let dates = SweepDates::new(as_of, policy);
+    let (mut orgs, card_org, admin_org) = index_orgs(data);
+    let admins = clear_orgs(&data.id_admins, &admin_org, &mut orgs, &dates, policy);
+    let certs = classify_certs(&data.certificates, policy, &dates);
+    let counts = count_certs(&data.cert_card, &certs, data.cards.len());
+    let outcomes = evaluate_cards(&data.cards, &card_org, &orgs, &counts, &dates, policy);
+    Evaluation { dates, orgs, admin_org, admins, card_org, counts, outcomes, certs }
+}
+
+/// Gives every organisation a dense number, and every card and administrator row the
+/// number of its organisation.
+fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
+    let t = &data.organisations;
+    let mut orgs = Orgs { ids: Vec::new(), names: Vec::new(), known: Vec::new(), clearance: Vec::new(), admins_listed: Vec::new() };
+    let mut index: FxMap<String, u32> = FxMap::default();
+    for i in 0..t.len() {
+        let id = t.str("org_id", i).expect("required").to_string();
+        index.insert(id.clone(), orgs.ids.len() as u32);
+        orgs.ids.push(id);
+        orgs.names.push(t.str("org_name", i).map(str::to_string));
+        orgs.known.push(true);
+    }
+    let mut assign = |table: &Table| -> Vec<u32> {
+        let col = table.text("org_id");
+        let mut out = Vec::with_capacity(table.len());
+        // Cards of one organisation mostly come together: remember the last one.
+        let mut last: Option<(&str, u32)> = None;
+        for i in 0..table.len() {
+            let id = col.value(i);
+            let n = match last {
+                Some((l, n)) if l == id => n,
+                _ => {
+                    let n = match index.get(id) {
+                        Some(&n) => n,
+                        None => {
+                            let n = orgs.ids.len() as u32;
+                            index.insert(id.to_string(), n);
+                            orgs.ids.push(id.to_string());
+                            orgs.names.push(None);
+                            orgs.known.push(false);
+                            n
+                        }
+                    };
+                    last = Some((id, n));
+                    n
+                }
+            };
+            out.push(n);
+        }
+        out
+    };
+    let card_org = assign(&data.cards);
+    let admin_org = assign(&data.id_admins);
+    let n = orgs.ids.len();
+    orgs.clearance = vec![OrgClearance::default(); n];
+    orgs.admins_listed = vec![0; n];
+    (orgs, card_org, admin_org)
+}
+
+/// Checks every administrator row, then clears each organisation from its rows in
+/// input order.
+fn clear_orgs(
+    t: &Table,
+    admin_org: &[u32],
+    orgs: &mut Orgs,
+    dates: &SweepDates,
+    policy: &Policy,
+) -> Vec<AdminVerdict> {
+    let (reg, trained) = (t.times("registered_at"), t.times("trained_at"));
+    let mut verdicts: Vec<AdminVerdict> = (0..t.len())
+        .into_par_iter()
+        .map(|i| {
+            let facts = AdminFacts {
+                name: t.str("name", i),
+                personnummer: t.str("personnummer", i),
+                email: t.str("email", i),
+                care_provider: t.str("care_provider", i),
+                care_unit: t.str("care_unit", i),
+                registered_at: reg[i],
+                trained_at: trained[i],
+                org_known: orgs.known[admin_org[i] as usize],
+            };
+            check_admin(&facts, dates)
+        })
+        .collect();
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); orgs.ids.len()];
+    for (i, &o) in admin_org.iter().enumerate() {
+        rows_of[o as usize].push(i);
+    }
+    for (o, rows) in rows_of.iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let mut group: Vec<(AdminVerdict, Option<i64>)> =
+            rows.iter().map(|&i| (verdicts[i].clone(), trained[i])).collect();
+        orgs.clearance[o] = clear_org(&mut group, policy.min_trained_admins);
+        orgs.admins_listed[o] = rows.len() as i32;
+        for (&i, (v, _)) in rows.iter().zip(group) {
+            verdicts[i] = v;
+        }
+    }
+    verdicts
+}
+
+/// Issuer kind and activity of every certificate. Issuers repeat endlessly, so each
+/// task classifies a distinct issuer string once.
+fn classify_certs(t: &Table, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
+    let issuer = t.text("issuer");
+    let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
+    let start_of_as_of = policy.zone.start_of_day(dates.as_of);
+    (0..t.len())
+        .into_par_iter()
+        .with_min_len(CARD_CHUNK)
+        .map_init(FxMap::<&str, IssuerKind>::default, |cache, i| {
+            let name = issuer.value(i);
+            let kind = match cache.get(name) {
+                Some(&k) => k,
+                None => {
+                    let k = policy.issuer_kind(name);
+                    cache.insert(name, k);
+                    k
+                }
+            };
+            // Active: "not revoked, and not_after null or its local date ≥ D".
+            let active = revoked[i] != Some(true) && not_after[i].is_none_or(|na| na >= start_of_as_of);
+            CertState { kind, active }
+        })
+        .collect()
+}
+
+/// Sums certificates per card. Addition commutes, so the counts do not depend on order.
+fn count_certs(cert_card: &[u32], certs: &[CertState], n_cards: usize) -> Vec<CertCounts> {
+    let mut counts = vec![CertCounts::default(); n_cards];
+    for (&card, c) in cert_card.iter().zip(certs) {
+        let k = &mut counts[card as usize];
+        k.cert_count += 1;
+        k.telia_certs += i32::from(c.kind == IssuerKind::Telia);
+        k.third_party_certs += i32::from(c.kind == IssuerKind::ThirdParty && c.active);
+    }
+    counts
+}
+
+/// The hot loop: every card through the rules, in parallel chunks.
+pub fn evaluate_cards(
+    t: &Table,
+    card_org: &[u32],
+    orgs: &Orgs,
+    counts: &[CertCounts],
+    dates: &SweepDates,
+    policy: &Policy,
+) -> Vec<CardOutcome> {
+    let (card_type, status) = (t.labels("card_type"), t.labels("status"));
+    let (ordered, sent, received, upgraded) =
+        (t.times("ordered_at"), t.times("sent_at"), t.times("received_at"), t.times("upgraded_at"));
+    let (auth, sign) = (t.bools("has_auth_code"), t.bools("has_sign_code"));
+    (0..t.len())
+        .into_par_iter()
+        .with_min_len(CARD_CHUNK)
+        .map(|i| {
+            let org = card_org[i] as usize;
+            let facts = CardFacts {
+                card_type: if card_type[i] == CardType::Siths as u8 { CardType::Siths } else { CardType::SithsEid },
+                status: status_of(status[i]),
+                ordered_at: ordered[i].expect("required"),
+                sent_at: sent[i],
+                received_at: received[i],
+                upgraded_at: upgraded[i],
+                has_auth_code: auth[i],
+                has_sign_code: sign[i],
+                org_known: orgs.known[org],
+                org_cleared_at: orgs.clearance[org].cleared_at,
+                cert_count: counts[i].cert_count,
+                third_party_certs: counts[i].third_party_certs,
+            };
+            evaluate_card(&facts, dates, policy)
+        })
+        .collect()
+}
+
+fn status_of(code: u8) -> Status {
+    match code {
+        0 => Status::Ordered,
+        1 => Status::Sent,
+        2 => Status::Received,
+        _ => Status::Revoked,
+    }
+}

@@ -1,0 +1,321 @@
+//! Ingest: the four input tables from Parquet or CSV into typed columns, with every row
+//! that cannot be used sent to quarantine (SPEC "Input", "Bad rows never stop a sweep").
+//!
+//! Order of checks per row, as SPEC fixes it: MALFORMED_ROW (CSV reader), then column by
+//! column MISSING_REQUIRED or BAD_VALUE (`convert`), then DUPLICATE_KEY and UNKNOWN_CARD
+//! (`keys`), each judged only among rows that passed the earlier checks.
+
+pub mod csv;
+pub mod discover;
+pub mod keys;
+pub mod parquet;
+pub mod table;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::ArrayRef;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+pub use discover::{Format, InputFile};
+pub use table::{RowRef, Table, TableBuilder};
+
+use crate::error::{Error, Result};
+use crate::schema::{self, InputTable};
+use crate::time::Zone;
+use values::{CellError, ColumnReader, Value};
+
+/// Rows per batch: arrow-rs's default of 1024 is several times slower to decode.
+pub const BATCH_ROWS: usize = 65_536;
+
+/// Data row numbers of a batch: consecutive for Parquet, listed for CSV (malformed
+/// records are not in the batch).
+#[derive(Debug, Clone)]
+pub enum RowNumbers {
+    From(u64),
+    Listed(Vec<u64>),
+}
+
+impl RowNumbers {
+    pub fn get(&self, i: usize) -> u64 {
+        match self {
+            RowNumbers::From(first) => first + i as u64,
+            RowNumbers::Listed(v) => v[i],
+        }
+    }
+}
+
+/// A batch as read: one optional Arrow column per table column, in table order.
+#[derive(Debug, Clone)]
+pub struct RawBatch {
+    pub file: u32,
+    pub len: usize,
+    pub rows: RowNumbers,
+    pub columns: Vec<Option<ArrayRef>>,
+    /// Per column: a Parquet INT96 timestamp (a UTC instant).
+    pub int96: Vec<bool>,
+}
+
+/// SPEC's quarantine error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QError {
+    MalformedRow,
+    MissingRequired,
+    BadValue,
+    DuplicateKey,
+    UnknownCard,
+}
+
+impl QError {
+    pub const fn code(self) -> &'static str {
+        match self {
+            QError::MalformedRow => "MALFORMED_ROW",
+            QError::MissingRequired => "MISSING_REQUIRED",
+            QError::BadValue => "BAD_VALUE",
+            QError::DuplicateKey => "DUPLICATE_KEY",
+            QError::UnknownCard => "UNKNOWN_CARD",
+        }
+    }
+}
+
+/// A row left out of the evaluation, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuarantineRow {
+    pub table: &'static str,
+    pub file: u32,
+    pub row: u64,
+    pub key: Option<String>,
+    pub column: Option<&'static str>,
+    pub error: QError,
+    /// Short and human; never echoes personal data.
+    pub detail: String,
+}
+
+impl QuarantineRow {
+    pub fn new(table: &'static str, file: u32, row: u64, error: QError, detail: impl Into<String>) -> Self {
+        QuarantineRow { table, file, row, key: None, column: None, error, detail: detail.into() }
+    }
+}
+
+/// Maps a file's column names onto the table's columns. A duplicate name or a missing
+/// required column is fatal.
+pub fn map_columns(table: &InputTable, path: &Path, names: &[String]) -> Result<Vec<Option<usize>>> {
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return Err(Error::input(path, format!("duplicate column name {n:?}")));
+        }
+    }
+    table
+        .columns
+        .iter()
+        .map(|c| {
+            let p = names.iter().position(|n| n == c.name);
+            if p.is_none() && c.required {
+                return Err(Error::MissingColumn { table: table.name, file: path.display().to_string(), column: c.name });
+            }
+            Ok(p)
+        })
+        .collect()
+}
+
+/// What ingest records of one input file for the manifest.
+#[derive(Clone, Debug)]
+pub struct InputFileInfo {
+    pub table: &'static str,
+    /// Relative to `--input`, with `/` separators.
+    pub rel: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub rows: u64,
+    pub quarantined: u64,
+}
+
+/// Everything ingest produces: valid rows per table, the certificates' card indices,
+/// and the quarantine.
+pub struct Ingested {
+    pub files: Vec<InputFileInfo>,
+    pub organisations: Table,
+    pub id_admins: Table,
+    pub cards: Table,
+    pub certificates: Table,
+    /// For each certificate row, the index of its card in `cards`.
+    pub cert_card: Vec<u32>,
+    pub quarantine: Vec<QuarantineRow>,
+    pub warnings: Vec<String>,
+}
+
+/// Reads and checks all four tables.
+pub fn ingest(input: &Path, zone: &Zone, mut stage: impl FnMut(&str)) -> Result<Ingested> {
+    let mut warnings = Vec::new();
+    let mut files = Vec::new();
+    let mut found = Vec::new();
+    for t in schema::INPUT_TABLES {
+        let list = discover::discover(input, &t, &mut warnings)?;
+        found.push(list);
+    }
+    let mut quarantine = Vec::new();
+    let mut tables = Vec::new();
+    for (t, list) in schema::INPUT_TABLES.iter().zip(found) {
+        stage(t.name);
+        let (table, mut q) = read_table(t, &list, zone, &mut files)?;
+        quarantine.append(&mut q);
+        tables.push(table);
+    }
+    let mut it = tables.into_iter();
+    let (organisations, id_admins, cards, certificates) =
+        (it.next().unwrap(), it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    stage("keys");
+    let organisations = keys::dedup(organisations, &mut quarantine, |t, i| vec![t.str("org_id", i)], "org_id");
+    let cards = keys::dedup(cards, &mut quarantine, |t, i| vec![t.str("card_id", i)], "card_id");
+    let certificates = keys::dedup(
+        certificates,
+        &mut quarantine,
+        |t, i| vec![t.str("issuer", i), t.str("cert_serial", i)],
+        "issuer,cert_serial",
+    );
+    let (certificates, cert_card) = keys::resolve_cards(certificates, &cards, &mut quarantine);
+    for q in &quarantine {
+        files[q.file as usize].quarantined += 1;
+    }
+    Ok(Ingested { files, organisations, id_admins, cards, certificates, cert_card, quarantine, warnings })
+}
+
+fn read_table(
+    table: &InputTable,
+    list: &[InputFile],
+    zone: &Zone,
+    files: &mut Vec<InputFileInfo>,
+) -> Result<(Table, Vec<QuarantineRow>)> {
+    let mut parts = Vec::new();
+    let mut quarantine = Vec::new();
+    for f in list {
+        let file = files.len() as u32;
+        let convert = |b: RawBatch| convert_batch(&b, table, zone);
+        let (converted, rows, sha256) = match f.format {
+            Format::Csv => {
+                let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
+                let (sha, parsed) = rayon::join(|| hex_sha256(&bytes), || csv::read_csv(&bytes, &f.path, table, file));
+                let parsed = parsed?;
+                quarantine.extend(parsed.malformed);
+                let converted: Vec<_> = parsed.batches.into_par_iter().map(convert).collect();
+                (converted, parsed.rows, sha)
+            }
+            Format::Parquet => {
+                let (sha, read) = rayon::join(
+                    || file_sha256(&f.path),
+                    || parquet::read_parquet(&f.path, table, file, convert),
+                );
+                let (converted, rows) = read?;
+                (converted, rows, sha?)
+            }
+        };
+        for (t, q) in converted {
+            parts.push(t);
+            quarantine.extend(q);
+        }
+        files.push(InputFileInfo { table: table.name, rel: f.rel.clone(), path: f.path.clone(), sha256, rows, quarantined: 0 });
+    }
+    Ok((Table::concat(*table, parts), quarantine))
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file, streamed.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// The key column whose value names a quarantined row (none for `id_admins`, whose rows
+/// carry personal data).
+fn key_column(table: &InputTable) -> Option<usize> {
+    match table.name {
+        "organisations" => Some(table.column_index("org_id")),
+        "cards" => Some(table.column_index("card_id")),
+        "certificates" => Some(table.column_index("cert_serial")),
+        _ => None,
+    }
+}
+
+/// Converts one raw batch: the first missing or unparsable value, column by column in
+/// table order, quarantines the row.
+pub fn convert_batch(batch: &RawBatch, table: &InputTable, zone: &Zone) -> (Table, Vec<QuarantineRow>) {
+    let readers: Vec<ColumnReader<'_>> = table
+        .columns
+        .iter()
+        .zip(&batch.columns)
+        .zip(&batch.int96)
+        .map(|((c, a), int96)| ColumnReader::new(c.kind, c.name, a.as_ref(), *int96))
+        .collect();
+    let key = key_column(table).map(|k| values::TextAccess::new(batch.columns[k].as_ref().expect("keys are required")));
+    let personal = table.name == "id_admins";
+    let mut out = TableBuilder::new(*table);
+    let mut quarantine = Vec::new();
+    let mut row: Vec<Value<'_>> = Vec::with_capacity(table.columns.len());
+    for i in 0..batch.len {
+        row.clear();
+        let mut failed = None;
+        for (c, r) in table.columns.iter().zip(&readers) {
+            match r.read(i, zone) {
+                Ok(Value::Null) if c.required => {
+                    failed = Some((c.name, QError::MissingRequired, "required value is missing".to_string()));
+                }
+                // A blank identifier is as good as none.
+                Ok(Value::Text(s)) if c.required && s.trim().is_empty() => {
+                    failed = Some((c.name, QError::MissingRequired, "required value is blank".to_string()));
+                }
+                Ok(v) => row.push(v),
+                Err(CellError::Missing) => {
+                    failed = Some((c.name, QError::MissingRequired, "required value is missing".to_string()))
+                }
+                Err(CellError::Bad { what, value }) => {
+                    let detail = if personal { what.to_string() } else { format!("{what}: {}", quote_short(&value)) };
+                    failed = Some((c.name, QError::BadValue, detail));
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+        }
+        let source = RowRef { file: batch.file, row: batch.rows.get(i) };
+        match failed {
+            None => out.push(&row, source),
+            Some((column, error, detail)) => quarantine.push(QuarantineRow {
+                table: table.name,
+                file: batch.file,
+                row: source.row,
+                key: key.as_ref().and_then(|k| k.get(i)).filter(|k| !k.trim().is_empty()).map(|k| k.into_owned()),
+                column: Some(column),
+                error,
+                detail,
+            }),
+        }
+    }
+    (out.finish(), quarantine)
+}
+
+/// A value for an error message: quoted, at most 40 characters.
+pub fn quote_short(v: &str) -> String {
+    let mut s: String = v.chars().take(40).collect();
+    if s.len() < v.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}

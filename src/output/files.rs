@@ -1,0 +1,167 @@
+//! Writing one output file as Parquet or CSV, hashing it on the way out.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::time::{format_date, format_instant};
+
+/// Rows per Parquet row group: DuckDB and Spark parallelise over row groups.
+const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// What the manifest records of a written file.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub name: String,
+    pub sha256: String,
+    pub rows: u64,
+}
+
+/// A file writer that hashes what passes through.
+pub struct HashingWriter {
+    inner: BufWriter<File>,
+    hash: Sha256,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Creates an output file readable by its owner and group only: outputs carry
+/// administrators' names and e-mail addresses.
+pub fn create_private(path: &Path) -> Result<HashingWriter> {
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o640);
+    let f = o.open(path).map_err(|e| Error::io(path, e))?;
+    Ok(HashingWriter { inner: BufWriter::with_capacity(1 << 20, f), hash: Sha256::new() })
+}
+
+fn finish(w: HashingWriter, path: &Path) -> Result<String> {
+    let HashingWriter { inner, hash } = w;
+    let f = inner.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+    f.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(crate::ingest::hex(&hash.finalize()))
+}
+
+/// Writes batches as one zstd Parquet file. `unique` columns (ids, timestamps) get no
+/// dictionary; `sorted_by` is recorded as the file's sort order.
+pub fn write_parquet(
+    dir: &Path,
+    name: &str,
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = RecordBatch>,
+    unique: &[&str],
+    sorted_by: &[&str],
+) -> Result<Written> {
+    let path = dir.join(name);
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("siths-sweep {}", env!("CARGO_PKG_VERSION")));
+    for c in unique {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    if !sorted_by.is_empty() {
+        let sorting = sorted_by
+            .iter()
+            .map(|c| SortingColumn {
+                column_idx: schema.index_of(c).expect("sort column exists") as i32,
+                descending: false,
+                nulls_first: true,
+            })
+            .collect();
+        props = props.set_sorting_columns(Some(sorting));
+    }
+    let w = create_private(&path)?;
+    let err = |e: parquet::errors::ParquetError| Error::output(&path, e);
+    let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(props.build())).map_err(err)?;
+    let mut rows = 0u64;
+    for b in batches {
+        rows += b.num_rows() as u64;
+        writer.write(&b).map_err(err)?;
+    }
+    let w = writer.into_inner().map_err(err)?;
+    Ok(Written { name: name.to_string(), sha256: finish(w, &path)?, rows })
+}
+
+/// Writes batches as CSV per SPEC "CSV companions": header row, RFC 3339 UTC
+/// timestamps with microseconds, `YYYY-MM-DD` dates, shortest round-trip floats,
+/// `;`-joined lists, `true`/`false`, empty for null.
+pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Written> {
+    let path = dir.join(name);
+    let mut w = create_private(&path)?;
+    let io = |e| Error::io(&path, e);
+    let header: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
+    writeln!(w, "{}", header.join(",")).map_err(io)?;
+    let mut rows = 0u64;
+    let mut line = String::new();
+    for b in batches {
+        for r in 0..b.num_rows() {
+            line.clear();
+            for (c, col) in b.columns().iter().enumerate() {
+                if c > 0 {
+                    line.push(',');
+                }
+                line.push_str(&quote(&cell(col.as_ref(), r)));
+            }
+            line.push('\n');
+            w.write_all(line.as_bytes()).map_err(io)?;
+        }
+        rows += b.num_rows() as u64;
+    }
+    Ok(Written { name: name.to_string(), sha256: finish(w, &path)?, rows })
+}
+
+/// One cell as CSV text (unquoted).
+fn cell(a: &dyn Array, r: usize) -> String {
+    if a.is_null(r) {
+        return String::new();
+    }
+    match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().value(r).to_string(),
+        DataType::Int32 => a.as_primitive::<Int32Type>().value(r).to_string(),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(r).to_string(),
+        // Rust's Display for f64 is the shortest text that reads back to the same value.
+        DataType::Float64 => a.as_primitive::<Float64Type>().value(r).to_string(),
+        DataType::Boolean => a.as_boolean().value(r).to_string(),
+        DataType::Date32 => format_date(a.as_primitive::<Date32Type>().value(r)),
+        DataType::Timestamp(_, _) => format_instant(a.as_primitive::<TimestampMicrosecondType>().value(r)),
+        DataType::List(_) => {
+            let l = a.as_list::<i32>().value(r);
+            let s = l.as_string::<i32>();
+            (0..s.len()).map(|i| s.value(i)).collect::<Vec<_>>().join(";")
+        }
+        t => unreachable!("no output column has type {t}"),
+    }
+}
+
+/// RFC 4180 quoting where needed.
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

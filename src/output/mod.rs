@@ -1,0 +1,108 @@
+//! Write: every output of SPEC "Output" into a staging folder, the manifest last, then
+//! publish the folder atomically in place of `--out`.
+
+pub mod files;
+pub mod publish;
+pub mod reports;
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::aggregate::OrgCounts;
+use crate::error::Result;
+use crate::evaluate::Evaluation;
+use crate::ingest::Ingested;
+use crate::rules::{Policy, Verdict};
+use crate::time::format_date;
+pub use files::Written;
+
+/// Writes every output file (not the manifest) into `dir`.
+pub fn write_outputs(dir: &Path, d: &Ingested, e: &Evaluation, counts: &[OrgCounts]) -> Result<Vec<Written>> {
+    use files::{write_csv, write_parquet};
+    let (org_order, org_rank) = reports::org_order(e);
+    let card_order = reports::card_order(d, e, &org_rank);
+    let mut out = Vec::new();
+
+    let batches = reports::card_decisions(d, e, &card_order);
+    out.push(write_parquet(dir, "card_decisions.parquet", &crate::schema::card_decisions(), batches, &["card_id"], &[
+        "org_id", "card_id",
+    ])?);
+
+    let revs = reports::revocations(d, e, &card_order);
+    let cand = reports::revocation_candidates(d, e, &revs);
+    let schema = crate::schema::revocation_candidates();
+    let ts = ["card_id", "ordered_at", "received_at", "upgraded_at"];
+    out.push(write_parquet(dir, "revocation_candidates.parquet", &schema, cand.clone(), &ts, &["org_id", "card_id"])?);
+    out.push(write_csv(dir, "revocation_candidates.csv", &schema, &cand)?);
+
+    let certs = reports::revocation_certificates(d, e, &revs);
+    let schema = crate::schema::revocation_certificates();
+    out.push(write_parquet(dir, "revocation_certificates.parquet", &schema, certs.clone(), &["cert_serial"], &[
+        "org_id", "card_id", "cert_serial", "issuer",
+    ])?);
+    out.push(write_csv(dir, "revocation_certificates.csv", &schema, &certs)?);
+
+    let orgs = reports::org_compliance(e, counts, &org_order);
+    let schema = crate::schema::org_compliance();
+    out.push(write_parquet(dir, "org_compliance.parquet", &schema, orgs.clone(), &["org_id", "cleared_at"], &["org_id"])?);
+    out.push(write_csv(dir, "org_compliance.csv", &schema, &orgs)?);
+
+    let admins = reports::admin_review(d, e, &org_rank);
+    out.push(write_parquet(dir, "admin_review.parquet", &crate::schema::admin_review(), admins, &[
+        "email", "registered_at", "trained_at",
+    ], &["org_id"])?);
+
+    let q = reports::quarantine(&d.quarantine, &d.files);
+    out.push(write_parquet(dir, "quarantine.parquet", &crate::schema::quarantine(), q, &["row"], &[
+        "table", "file", "row",
+    ])?);
+    Ok(out)
+}
+
+/// What the manifest says beyond the files.
+pub struct RunFacts<'a> {
+    pub as_of: i32,
+    pub policy: &'a Policy,
+    pub threads: usize,
+    pub verdicts: [i64; 7],
+    pub timings_ms: &'a [(String, u128)],
+    pub warnings: &'a [String],
+}
+
+pub fn manifest(d: &Ingested, outputs: &[Written], f: &RunFacts<'_>) -> Value {
+    let inputs: Vec<Value> = d
+        .files
+        .iter()
+        .map(|i| json!({"table": i.table, "path": i.rel, "sha256": i.sha256, "rows": i.rows, "quarantined": i.quarantined}))
+        .collect();
+    let outputs: Vec<Value> =
+        outputs.iter().map(|o| json!({"name": o.name, "sha256": o.sha256, "rows": o.rows})).collect();
+    let verdicts: serde_json::Map<String, Value> =
+        Verdict::ALL.iter().zip(f.verdicts).map(|(v, n)| (v.code().to_string(), json!(n))).collect();
+    let timings: serde_json::Map<String, Value> =
+        f.timings_ms.iter().map(|(k, v)| (k.clone(), json!(*v as u64))).collect();
+    json!({
+        "tool": "siths-sweep",
+        "version": env!("CARGO_PKG_VERSION"),
+        "as_of": format_date(f.as_of),
+        "policy": f.policy.to_json(),
+        "inputs": inputs,
+        "outputs": outputs,
+        "verdicts": verdicts,
+        "quarantined": d.quarantine.len(),
+        "warnings": f.warnings,
+        "threads": f.threads,
+        "timings_ms": timings,
+    })
+}
+
+/// Writes the manifest: last, so its presence means the set is complete.
+pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<()> {
+    use std::io::Write;
+    let path = dir.join("manifest.json");
+    let mut w = files::create_private(&path)?;
+    let text = serde_json::to_string_pretty(manifest).expect("manifest serialises");
+    w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n")).and_then(|_| w.flush()).map_err(|e| crate::error::Error::io(&path, e))?;
+    Ok(())
+}

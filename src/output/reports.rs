@@ -1,0 +1,341 @@
+//! The output tables as Arrow record batches, in SPEC's sort orders (strings by their
+//! UTF-8 bytes). Built in parallel chunks whose boundaries depend only on row counts, so
+//! the bytes written never depend on the thread count.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use rayon::prelude::*;
+
+use crate::aggregate::OrgCounts;
+use crate::evaluate::Evaluation;
+use crate::ingest::{Ingested, InputFileInfo, QuarantineRow};
+use crate::rules::{CardType, Finding, IssuerKind, Severity, Status, Verdict};
+use crate::schema;
+
+/// Rows per output record batch.
+const OUT_BATCH: usize = 65_536;
+
+fn ts_builder() -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+}
+
+fn batch(schema: arrow_schema::SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
+    RecordBatch::try_new(schema, columns).expect("columns match the schema")
+}
+
+/// The order of organisations by org_id bytes, and each organisation's rank in it.
+pub fn org_order(e: &Evaluation) -> (Vec<u32>, Vec<u32>) {
+    let mut order: Vec<u32> = (0..e.orgs.ids.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| e.orgs.ids[a as usize].as_bytes().cmp(e.orgs.ids[b as usize].as_bytes()));
+    let mut rank = vec![0u32; order.len()];
+    for (r, &o) in order.iter().enumerate() {
+        rank[o as usize] = r as u32;
+    }
+    (order, rank)
+}
+
+/// Cards sorted by (org_id, card_id); card_ids are unique, so the order is total.
+pub fn card_order(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<u32> {
+    let ids = d.cards.text("card_id");
+    let mut order: Vec<u32> = (0..d.cards.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        org_rank[e.card_org[a] as usize]
+            .cmp(&org_rank[e.card_org[b] as usize])
+            .then_with(|| ids.value(a).as_bytes().cmp(ids.value(b).as_bytes()))
+    });
+    order
+}
+
+pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<RecordBatch> {
+    let t = &d.cards;
+    let (ids, orgs, units) = (t.text("card_id"), t.text("org_id"), t.text("care_unit"));
+    let (types, statuses) = (t.labels("card_type"), t.labels("status"));
+    order
+        .par_chunks(OUT_BATCH)
+        .map(|chunk| {
+            let n = chunk.len();
+            let mut card_id = StringBuilder::with_capacity(n, n * 16);
+            let mut org_id = StringBuilder::with_capacity(n, n * 16);
+            let mut care_unit = StringBuilder::with_capacity(n, n * 16);
+            let mut card_type = StringBuilder::with_capacity(n, n * 9);
+            let mut status = StringBuilder::with_capacity(n, n * 8);
+            let mut verdict = StringBuilder::with_capacity(n, n * 8);
+            let mut action = StringBuilder::with_capacity(n, n * 8);
+            let mut findings = ListBuilder::new(StringBuilder::new());
+            let (mut cc, mut tc, mut tp) = (Int32Builder::with_capacity(n), Int32Builder::with_capacity(n), Int32Builder::with_capacity(n));
+            let mut due = Date32Builder::with_capacity(n);
+            for &i in chunk {
+                let i = i as usize;
+                let o = &e.outcomes[i];
+                card_id.append_value(ids.value(i));
+                org_id.append_value(orgs.value(i));
+                care_unit.append_option(units.is_valid(i).then(|| units.value(i)));
+                card_type.append_value(card_type_label(types[i]));
+                status.append_value(status_label(statuses[i]));
+                verdict.append_value(o.verdict.code());
+                action.append_value(o.action.code());
+                for f in o.findings.iter() {
+                    findings.values().append_value(f.code());
+                }
+                findings.append(true);
+                let k = e.counts[i];
+                cc.append_value(k.cert_count);
+                tc.append_value(k.telia_certs);
+                tp.append_value(k.third_party_certs);
+                due.append_option(o.issuance_due);
+            }
+            batch(
+                schema::card_decisions(),
+                vec![
+                    Arc::new(card_id.finish()),
+                    Arc::new(org_id.finish()),
+                    Arc::new(care_unit.finish()),
+                    Arc::new(card_type.finish()),
+                    Arc::new(status.finish()),
+                    Arc::new(verdict.finish()),
+                    Arc::new(action.finish()),
+                    Arc::new(findings.finish()),
+                    Arc::new(cc.finish()),
+                    Arc::new(tc.finish()),
+                    Arc::new(tp.finish()),
+                    Arc::new(due.finish()),
+                ],
+            )
+        })
+        .collect()
+}
+
+pub fn card_type_label(code: u8) -> &'static str {
+    if code == CardType::Siths as u8 { CardType::Siths.label() } else { CardType::SithsEid.label() }
+}
+
+pub fn status_label(code: u8) -> &'static str {
+    [Status::Ordered, Status::Sent, Status::Received, Status::Revoked][code as usize].label()
+}
+
+/// REVOKE cards in output order, each with the card-issuer certificates the CA must
+/// revoke (active ones), sorted by (serial, issuer) bytes.
+pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<(u32, Vec<u32>)> {
+    let mut certs_of: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (c, (&card, s)) in d.cert_card.iter().zip(&e.certs).enumerate() {
+        if s.kind == IssuerKind::CardIssuer && s.active && e.outcomes[card as usize].verdict == Verdict::Revoke {
+            certs_of.entry(card).or_default().push(c as u32);
+        }
+    }
+    let (serial, issuer) = (d.certificates.text("cert_serial"), d.certificates.text("issuer"));
+    order
+        .iter()
+        .filter(|&&i| e.outcomes[i as usize].verdict == Verdict::Revoke)
+        .map(|&i| {
+            let mut certs = certs_of.remove(&i).unwrap_or_default();
+            certs.sort_unstable_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                (serial.value(a).as_bytes(), issuer.value(a).as_bytes())
+                    .cmp(&(serial.value(b).as_bytes(), issuer.value(b).as_bytes()))
+            });
+            (i, certs)
+        })
+        .collect()
+}
+
+fn revoke_rule(e: &Evaluation, card: usize) -> &'static str {
+    e.outcomes[card].findings.first_of(Severity::Revoke).map(Finding::code).expect("a REVOKE card has a revoke finding")
+}
+
+pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
+    let t = &d.cards;
+    let (ids, orgs, units) = (t.text("card_id"), t.text("org_id"), t.text("care_unit"));
+    let serial = d.certificates.text("cert_serial");
+    revs.chunks(OUT_BATCH)
+        .map(|chunk| {
+            let mut b = (
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            );
+            let (mut ordered, mut received, mut upgraded) = (ts_builder(), ts_builder(), ts_builder());
+            let mut due = Date32Builder::new();
+            let mut serials = ListBuilder::new(StringBuilder::new());
+            for (card, certs) in chunk {
+                let i = *card as usize;
+                b.0.append_value(ids.value(i));
+                b.1.append_value(orgs.value(i));
+                b.2.append_option(units.is_valid(i).then(|| units.value(i)));
+                b.3.append_value(card_type_label(t.labels("card_type")[i]));
+                b.4.append_value(status_label(t.labels("status")[i]));
+                b.5.append_value(revoke_rule(e, i));
+                ordered.append_option(t.times("ordered_at")[i]);
+                received.append_option(t.times("received_at")[i]);
+                upgraded.append_option(t.times("upgraded_at")[i]);
+                due.append_option(e.outcomes[i].issuance_due);
+                for &c in certs {
+                    serials.values().append_value(serial.value(c as usize));
+                }
+                serials.append(true);
+            }
+            batch(
+                schema::revocation_candidates(),
+                vec![
+                    Arc::new(b.0.finish()),
+                    Arc::new(b.1.finish()),
+                    Arc::new(b.2.finish()),
+                    Arc::new(b.3.finish()),
+                    Arc::new(b.4.finish()),
+                    Arc::new(b.5.finish()),
+                    Arc::new(ordered.finish()),
+                    Arc::new(received.finish()),
+                    Arc::new(upgraded.finish()),
+                    Arc::new(due.finish()),
+                    Arc::new(serials.finish()),
+                ],
+            )
+        })
+        .collect()
+}
+
+pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
+    let (ids, orgs) = (d.cards.text("card_id"), d.cards.text("org_id"));
+    let (serial, issuer) = (d.certificates.text("cert_serial"), d.certificates.text("issuer"));
+    let rows: Vec<(usize, usize)> =
+        revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize))).collect();
+    rows.chunks(OUT_BATCH)
+        .map(|chunk| {
+            let mut cols: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
+            for &(card, c) in chunk {
+                cols[0].append_value(orgs.value(card));
+                cols[1].append_value(ids.value(card));
+                cols[2].append_value(issuer.value(c));
+                cols[3].append_value(serial.value(c));
+                cols[4].append_value(revoke_rule(e, card));
+            }
+            batch(schema::revocation_certificates(), cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect())
+        })
+        .collect()
+}
+
+pub fn org_compliance(e: &Evaluation, counts: &[OrgCounts], order: &[u32]) -> Vec<RecordBatch> {
+    order
+        .chunks(OUT_BATCH)
+        .map(|chunk| {
+            let mut id = StringBuilder::new();
+            let mut name = StringBuilder::new();
+            let (mut listed, mut qualified) = (Int32Builder::new(), Int32Builder::new());
+            let mut cleared = BooleanBuilder::new();
+            let mut cleared_at = ts_builder();
+            let mut ints: Vec<Int64Builder> = (0..1 + 7 + 12).map(|_| Int64Builder::new()).collect();
+            let mut progress = Float64Builder::new();
+            let mut compliance = StringBuilder::new();
+            for &o in chunk {
+                let o = o as usize;
+                let c = &counts[o];
+                id.append_value(&e.orgs.ids[o]);
+                name.append_option(e.orgs.names[o].as_deref());
+                listed.append_value(e.orgs.admins_listed[o]);
+                qualified.append_value(e.orgs.clearance[o].admins_qualified);
+                cleared.append_value(e.orgs.clearance[o].cleared_at.is_some());
+                cleared_at.append_option(e.orgs.clearance[o].cleared_at);
+                let values = std::iter::once(c.cards_total).chain(c.verdicts).chain(c.findings);
+                for (b, v) in ints.iter_mut().zip(values) {
+                    b.append_value(v);
+                }
+                progress.append_option(c.upgrade_progress());
+                compliance.append_value(c.compliance());
+            }
+            let mut cols: Vec<ArrayRef> = vec![
+                Arc::new(id.finish()),
+                Arc::new(name.finish()),
+                Arc::new(listed.finish()),
+                Arc::new(qualified.finish()),
+                Arc::new(cleared.finish()),
+                Arc::new(cleared_at.finish()),
+            ];
+            cols.extend(ints.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+            cols.push(Arc::new(progress.finish()));
+            cols.push(Arc::new(compliance.finish()));
+            batch(schema::org_compliance(), cols)
+        })
+        .collect()
+}
+
+/// Administrator rows sorted by (org_id, input order).
+pub fn admin_review(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<RecordBatch> {
+    let t = &d.id_admins;
+    let mut order: Vec<u32> = (0..t.len() as u32).collect();
+    order.sort_by_key(|&i| org_rank[e.admin_org[i as usize] as usize]);
+    order
+        .chunks(OUT_BATCH)
+        .map(|chunk| {
+            let mut s: Vec<StringBuilder> = (0..4).map(|_| StringBuilder::new()).collect();
+            let (mut reg, mut trained) = (ts_builder(), ts_builder());
+            let mut qualified = BooleanBuilder::new();
+            let mut problems = ListBuilder::new(StringBuilder::new());
+            for &i in chunk {
+                let i = i as usize;
+                let v = &e.admins[i];
+                s[0].append_value(t.str("org_id", i).expect("required"));
+                s[1].append_option(t.str("name", i));
+                s[2].append_option(v.masked.as_deref());
+                s[3].append_option(t.str("email", i));
+                reg.append_option(t.times("registered_at")[i]);
+                trained.append_option(t.times("trained_at")[i]);
+                qualified.append_value(v.qualified);
+                for p in v.problems.iter() {
+                    problems.values().append_value(p.code());
+                }
+                problems.append(true);
+            }
+            let mut cols: Vec<ArrayRef> = s.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+            cols.push(Arc::new(reg.finish()));
+            cols.push(Arc::new(trained.finish()));
+            cols.push(Arc::new(qualified.finish()));
+            cols.push(Arc::new(problems.finish()));
+            batch(schema::admin_review(), cols)
+        })
+        .collect()
+}
+
+/// Quarantined rows sorted by (table, file, row).
+pub fn quarantine(rows: &[QuarantineRow], files: &[InputFileInfo]) -> Vec<RecordBatch> {
+    let mut order: Vec<&QuarantineRow> = rows.iter().collect();
+    order.sort_by(|a, b| {
+        (a.table.as_bytes(), files[a.file as usize].rel.as_bytes(), a.row)
+            .cmp(&(b.table.as_bytes(), files[b.file as usize].rel.as_bytes(), b.row))
+    });
+    order
+        .chunks(OUT_BATCH)
+        .map(|chunk| {
+            let mut s: Vec<StringBuilder> = (0..6).map(|_| StringBuilder::new()).collect();
+            let mut row = Int64Builder::new();
+            for q in chunk {
+                s[0].append_value(q.table);
+                s[1].append_value(&files[q.file as usize].rel);
+                row.append_value(q.row as i64);
+                s[2].append_option(q.key.as_deref());
+                s[3].append_option(q.column);
+                s[4].append_value(q.error.code());
+                s[5].append_value(&q.detail);
+            }
+            let mut b = s.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
+            let cols: Vec<ArrayRef> = vec![
+                b.next().unwrap(),
+                b.next().unwrap(),
+                Arc::new(row.finish()),
+                b.next().unwrap(),
+                b.next().unwrap(),
+                b.next().unwrap(),
+                b.next().unwrap(),
+            ];
+            batch(schema::quarantine(), cols)
+        })
+        .collect()
+}
