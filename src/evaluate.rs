@@ -11,8 +11,8 @@ use rustc_hash::FxHasher;
 use crate::ingest::{Ingested, Table};
 use crate::rules::admin::{check_admin, clear_org};
 use crate::rules::{
-    AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status,
-    SweepDates, evaluate_card,
+    AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
+    evaluate_card,
 };
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -78,7 +78,13 @@ pub fn evaluate(data: &Ingested, policy: &Policy, as_of: i32) -> Evaluation {
 /// number of its organisation.
 fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
     let t = &data.organisations;
-    let mut orgs = Orgs { ids: Vec::new(), names: Vec::new(), known: Vec::new(), clearance: Vec::new(), admins_listed: Vec::new() };
+    let mut orgs = Orgs {
+        ids: Vec::new(),
+        names: Vec::new(),
+        known: Vec::new(),
+        clearance: Vec::new(),
+        admins_listed: Vec::new(),
+    };
     let mut index: FxMap<String, u32> = FxMap::default();
     for i in 0..t.len() {
         let id = t.str("org_id", i).expect("required").to_string();
@@ -126,13 +132,7 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
 
 /// Checks every administrator row, then clears each organisation from its rows in
 /// input order.
-fn clear_orgs(
-    t: &Table,
-    admin_org: &[u32],
-    orgs: &mut Orgs,
-    dates: &SweepDates,
-    policy: &Policy,
-) -> Vec<AdminVerdict> {
+fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates, policy: &Policy) -> Vec<AdminVerdict> {
     let (reg, trained) = (t.times("registered_at"), t.times("trained_at"));
     let mut verdicts: Vec<AdminVerdict> = (0..t.len())
         .into_par_iter()

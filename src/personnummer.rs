@@ -74,13 +74,7 @@ impl Personnummer {
         if (self.year, self.month, day) > (ay, am, ad) {
             return false;
         }
-        let ten = format!(
-            "{:02}{:02}{:02}{:03}",
-            self.year.rem_euclid(100),
-            self.month,
-            self.day,
-            self.serial
-        );
+        let ten = format!("{:02}{:02}{:02}{:03}", self.year.rem_euclid(100), self.month, self.day, self.serial);
         luhn_check_digit(ten.as_bytes()) == self.check
     }
 
@@ -122,9 +116,8 @@ mod tests {
     fn vectors(name: &str) -> Vec<Value> {
         let path = format!("{}/../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
         let fallback = format!("{}/testdata/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&fallback)
-            .or_else(|_| std::fs::read_to_string(&path))
-            .expect("test vectors");
+        let text =
+            std::fs::read_to_string(&fallback).or_else(|_| std::fs::read_to_string(&path)).expect("test vectors");
         serde_json::from_str(&text).unwrap()
     }
 

@@ -43,10 +43,8 @@ const fn col(name: &'static str, kind: ColumnKind, required: bool) -> InputColum
 
 use ColumnKind::{Bool, Label, Text, Time};
 
-pub const ORGANISATIONS: InputTable = InputTable {
-    name: "organisations",
-    columns: &[col("org_id", Text, true), col("org_name", Text, false)],
-};
+pub const ORGANISATIONS: InputTable =
+    InputTable { name: "organisations", columns: &[col("org_id", Text, true), col("org_name", Text, false)] };
 
 pub const ID_ADMINS: InputTable = InputTable {
     name: "id_admins",

@@ -19,6 +19,8 @@ pub struct Plan {
     pub policy: Policy,
     pub threads: usize,
     pub force: bool,
+    /// Rows per input batch (a tuning knob; results do not depend on it).
+    pub batch_rows: usize,
 }
 
 /// What a sweep reports when it is done.
@@ -60,7 +62,8 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
     };
     // Fail on a bad --out before reading gigabytes.
     let staging = Staging::new(&plan.out, plan.force)?;
-    let data = ingest::ingest(&plan.input, &plan.policy.zone, |what| stage(&format!("reading {what}")))?;
+    let data =
+        ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| stage(&format!("reading {what}")))?;
     lap("ingest");
     stage("evaluating cards");
     let eval = evaluate::evaluate(&data, &plan.policy, plan.as_of);

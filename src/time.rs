@@ -78,13 +78,7 @@ pub fn format_instant(micros: i64) -> String {
     let rem = micros.rem_euclid(MICROS_PER_DAY);
     let secs = rem / MICROS_PER_SECOND;
     let frac = rem % MICROS_PER_SECOND;
-    format!(
-        "{}T{:02}:{:02}:{:02}.{frac:06}Z",
-        format_date(days),
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    format!("{}T{:02}:{:02}:{:02}.{frac:06}Z", format_date(days), secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// Parses a strict `YYYY-MM-DD` (used for `--as-of` and the policy deadline).
@@ -164,9 +158,7 @@ pub fn parse_text_time(text: &str) -> Option<TextTime> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let local = date_micros
-        + i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SECOND
-        + micros;
+    let local = date_micros + i64::from(hour * 3600 + minute * 60 + second) * MICROS_PER_SECOND + micros;
     let rest = &b[i..];
     if rest.is_empty() {
         return Some(TextTime::Local(local));
@@ -354,11 +346,26 @@ mod tests {
         assert_eq!(local("2021-01-01 10:11") % MICROS_PER_DAY, (10 * 3600 + 11 * 60) * MICROS_PER_SECOND);
         assert_eq!(utc("2021-06-01T00:00+23:59"), utc("2021-05-31T00:01Z"));
         for bad in [
-            "01/02/2021", "2021-02-30", "2021-13-01", "2021-1-01", "2021-01-01T24:00",
-            "2021-01-01T23:60", "2021-01-01T23:59:60", "2021-01-01T10", "2021-01-01T10:00:00.",
-            "2021-01-01T10:00:00.1234567890", "2021-01-01T10:00+24:00", "2021-01-01T10:00+01:60",
-            "2021-01-01T10:00+1", "2021-01-01T10:00 +01:00", "2021-01-01X10:00", "20210101",
-            " 2021-01-01", "2021-01-01T10:00:00Zx", "+2021-01-01", "2021-02-29",
+            "01/02/2021",
+            "2021-02-30",
+            "2021-13-01",
+            "2021-1-01",
+            "2021-01-01T24:00",
+            "2021-01-01T23:60",
+            "2021-01-01T23:59:60",
+            "2021-01-01T10",
+            "2021-01-01T10:00:00.",
+            "2021-01-01T10:00:00.1234567890",
+            "2021-01-01T10:00+24:00",
+            "2021-01-01T10:00+01:60",
+            "2021-01-01T10:00+1",
+            "2021-01-01T10:00 +01:00",
+            "2021-01-01X10:00",
+            "20210101",
+            " 2021-01-01",
+            "2021-01-01T10:00:00Zx",
+            "+2021-01-01",
+            "2021-02-29",
         ] {
             assert_eq!(parse_text_time(bad), None, "{bad}");
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow_array::ArrayRef;
 use arrow_array::builder::StringBuilder;
 
-use super::{BATCH_ROWS, QError, QuarantineRow, RawBatch, RowNumbers};
+use super::{QError, QuarantineRow, RawBatch, RowNumbers};
 use crate::error::{Error, Result};
 use crate::schema::InputTable;
 
@@ -112,17 +112,22 @@ impl<'a> Records<'a> {
         self.pos += n;
         self.pos
     }
+}
 
-    fn value(&self, span: Span, scratch: &'a mut String) -> &str {
-        let raw = &self.text[span.start..span.end];
-        if span.escaped {
-            scratch.clear();
-            scratch.push_str(&raw.replace("\"\"", "\""));
-            scratch
-        } else {
-            raw
-        }
+/// Splits CSV text into records of fields (for tools and tests; no header handling).
+/// Malformed records are returned as they were split.
+pub fn parse_records(text: &str) -> Vec<Vec<String>> {
+    let mut r = Records::new(text.strip_prefix('\u{feff}').unwrap_or(text));
+    let mut out = Vec::new();
+    while r.next() {
+        out.push(r.fields.iter().map(|s| field_text(r.text, *s).into_owned()).collect());
     }
+    out
+}
+
+fn field_text(text: &str, span: Span) -> std::borrow::Cow<'_, str> {
+    let raw = &text[span.start..span.end];
+    if span.escaped { std::borrow::Cow::Owned(raw.replace("\"\"", "\"")) } else { std::borrow::Cow::Borrowed(raw) }
 }
 
 /// What one CSV file gave: batches of the columns the table needs, the quarantined
@@ -134,7 +139,7 @@ pub struct CsvFile {
 }
 
 /// Reads a whole CSV file: header checks are fatal, record problems are quarantined.
-pub fn read_csv(bytes: &[u8], path: &Path, table: &InputTable, file: u32) -> Result<CsvFile> {
+pub fn read_csv(bytes: &[u8], path: &Path, table: &InputTable, file: u32, batch_rows: usize) -> Result<CsvFile> {
     if bytes.is_empty() {
         return Err(Error::input(path, "empty file: a CSV file needs at least a header row"));
     }
@@ -152,15 +157,7 @@ pub fn read_csv(bytes: &[u8], path: &Path, table: &InputTable, file: u32) -> Res
         return Err(Error::input(path, format!("malformed header row: {why}")));
     }
     let mut scratch = String::new();
-    let header: Vec<String> = records
-        .fields
-        .clone()
-        .into_iter()
-        .map(|s| {
-            let mut sc = String::new();
-            Records::new(text).value(s, &mut sc).to_string()
-        })
-        .collect();
+    let header: Vec<String> = records.fields.iter().map(|s| field_text(text, *s).into_owned()).collect();
     let positions = super::map_columns(table, path, &header)?;
 
     let mut batches = Vec::new();
@@ -172,11 +169,8 @@ pub fn read_csv(bytes: &[u8], path: &Path, table: &InputTable, file: u32) -> Res
         if rows.is_empty() {
             return;
         }
-        let columns = builders
-            .iter_mut()
-            .zip(&positions)
-            .map(|(b, p)| p.map(|_| Arc::new(b.finish()) as ArrayRef))
-            .collect();
+        let columns =
+            builders.iter_mut().zip(&positions).map(|(b, p)| p.map(|_| Arc::new(b.finish()) as ArrayRef)).collect();
         batches.push(RawBatch {
             file,
             len: rows.len(),
@@ -188,9 +182,8 @@ pub fn read_csv(bytes: &[u8], path: &Path, table: &InputTable, file: u32) -> Res
     builders.resize_with(positions.len(), StringBuilder::new);
     while records.next() {
         n += 1;
-        let why = records.malformed.or_else(|| {
-            (records.fields.len() != header.len()).then_some("wrong number of fields")
-        });
+        let why =
+            records.malformed.or_else(|| (records.fields.len() != header.len()).then_some("wrong number of fields"));
         if let Some(why) = why {
             let detail = if why == "wrong number of fields" {
                 format!("{} fields, the header has {}", records.fields.len(), header.len())
@@ -215,7 +208,7 @@ pub fn read_csv(bytes: &[u8], path: &Path, table: &InputTable, file: u32) -> Res
             }
         }
         rows.push(n);
-        if rows.len() == BATCH_ROWS {
+        if rows.len() == batch_rows {
             flush(&mut builders, &mut rows, &mut batches);
         }
     }
@@ -250,12 +243,10 @@ mod tests {
 
     #[test]
     fn rfc4180_records() {
-        assert_eq!(split("a,b\r\n1,2\n\n3,\"x,\"\"y\"\"\nz\"\r4,5"), [
-            ok(&["a", "b"]),
-            ok(&["1", "2"]),
-            ok(&["3", "x,\"y\"\nz"]),
-            ok(&["4", "5"]),
-        ]);
+        assert_eq!(
+            split("a,b\r\n1,2\n\n3,\"x,\"\"y\"\"\nz\"\r4,5"),
+            [ok(&["a", "b"]), ok(&["1", "2"]), ok(&["3", "x,\"y\"\nz"]), ok(&["4", "5"]),]
+        );
         assert_eq!(split("a,\n,"), [ok(&["a", ""]), ok(&["", ""])]);
         assert_eq!(split("\"\""), [ok(&[""])]);
         assert!(split("\n\r\n\r").is_empty());

@@ -6,13 +6,14 @@ use std::hash::BuildHasherDefault;
 
 use rustc_hash::FxHasher;
 
-use super::{QError, QuarantineRow, Table};
+use super::{InputFileInfo, QError, QuarantineRow, RowRef, Table};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Keeps the first row of every key; later ones go to quarantine naming `column`.
-pub fn dedup<'t>(
+pub fn dedup(
     table: Table,
+    files: &[InputFileInfo],
     quarantine: &mut Vec<QuarantineRow>,
     key: impl Fn(&Table, usize) -> Vec<Option<&str>>,
     column: &'static str,
@@ -20,10 +21,10 @@ pub fn dedup<'t>(
     let mut first: FxMap<Vec<Option<&str>>, usize> = FxMap::default();
     first.reserve(table.len());
     let mut keep = vec![true; table.len()];
-    for i in 0..table.len() {
+    for (i, kept) in keep.iter_mut().enumerate() {
         let k = key(&table, i);
         if let Some(&j) = first.get(&k) {
-            keep[i] = false;
+            *kept = false;
             let s = table.source[i];
             let id_col = table.def.columns[0].name;
             quarantine.push(QuarantineRow {
@@ -33,7 +34,7 @@ pub fn dedup<'t>(
                 key: table.str(id_col, i).map(str::to_string),
                 column: Some(column),
                 error: QError::DuplicateKey,
-                detail: format!("duplicate of an earlier row (file #{}, row {})", table.source[j].file, table.source[j].row),
+                detail: duplicate_detail(files, s, table.source[j]),
             });
         } else {
             first.insert(k, i);
@@ -41,6 +42,14 @@ pub fn dedup<'t>(
     }
     drop(first);
     if keep.iter().all(|k| *k) { table } else { table.filter(&keep) }
+}
+
+fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> String {
+    if this.file == first.file {
+        format!("same key as row {}", first.row)
+    } else {
+        format!("same key as row {} of {}", first.row, files[first.file as usize].rel)
+    }
 }
 
 /// Finds each certificate's card; certificates whose card_id is not a valid card go to
@@ -55,11 +64,11 @@ pub fn resolve_cards(certs: Table, cards: &Table, quarantine: &mut Vec<Quarantin
     let card_ids = certs.text("card_id");
     let mut card_of = Vec::with_capacity(certs.len());
     let mut keep = vec![true; certs.len()];
-    for i in 0..certs.len() {
+    for (i, kept) in keep.iter_mut().enumerate() {
         match index.get(card_ids.value(i)) {
             Some(&c) => card_of.push(c),
             None => {
-                keep[i] = false;
+                *kept = false;
                 let s = certs.source[i];
                 quarantine.push(QuarantineRow {
                     table: certs.def.name,

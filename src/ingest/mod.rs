@@ -26,7 +26,8 @@ use crate::schema::{self, InputTable};
 use crate::time::Zone;
 use values::{CellError, ColumnReader, Value};
 
-/// Rows per batch: arrow-rs's default of 1024 is several times slower to decode.
+/// Rows per input batch by default: arrow-rs's default of 1024 is several times slower
+/// to decode. Outputs do not depend on it (tests vary it).
 pub const BATCH_ROWS: usize = 65_536;
 
 /// Data row numbers of a batch: consecutive for Parquet, listed for CSV (malformed
@@ -112,7 +113,11 @@ pub fn map_columns(table: &InputTable, path: &Path, names: &[String]) -> Result<
         .map(|c| {
             let p = names.iter().position(|n| n == c.name);
             if p.is_none() && c.required {
-                return Err(Error::MissingColumn { table: table.name, file: path.display().to_string(), column: c.name });
+                return Err(Error::MissingColumn {
+                    table: table.name,
+                    file: path.display().to_string(),
+                    column: c.name,
+                });
             }
             Ok(p)
         })
@@ -146,7 +151,7 @@ pub struct Ingested {
 }
 
 /// Reads and checks all four tables.
-pub fn ingest(input: &Path, zone: &Zone, mut stage: impl FnMut(&str)) -> Result<Ingested> {
+pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMut(&str)) -> Result<Ingested> {
     let mut warnings = Vec::new();
     let mut files = Vec::new();
     let mut found = Vec::new();
@@ -158,7 +163,7 @@ pub fn ingest(input: &Path, zone: &Zone, mut stage: impl FnMut(&str)) -> Result<
     let mut tables = Vec::new();
     for (t, list) in schema::INPUT_TABLES.iter().zip(found) {
         stage(t.name);
-        let (table, mut q) = read_table(t, &list, zone, &mut files)?;
+        let (table, mut q) = read_table(t, &list, zone, batch_rows.max(1), &mut files)?;
         quarantine.append(&mut q);
         tables.push(table);
     }
@@ -166,10 +171,11 @@ pub fn ingest(input: &Path, zone: &Zone, mut stage: impl FnMut(&str)) -> Result<
     let (organisations, id_admins, cards, certificates) =
         (it.next().unwrap(), it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
     stage("keys");
-    let organisations = keys::dedup(organisations, &mut quarantine, |t, i| vec![t.str("org_id", i)], "org_id");
-    let cards = keys::dedup(cards, &mut quarantine, |t, i| vec![t.str("card_id", i)], "card_id");
+    let organisations = keys::dedup(organisations, &files, &mut quarantine, |t, i| vec![t.str("org_id", i)], "org_id");
+    let cards = keys::dedup(cards, &files, &mut quarantine, |t, i| vec![t.str("card_id", i)], "card_id");
     let certificates = keys::dedup(
         certificates,
+        &files,
         &mut quarantine,
         |t, i| vec![t.str("issuer", i), t.str("cert_serial", i)],
         "issuer,cert_serial",
@@ -185,6 +191,7 @@ fn read_table(
     table: &InputTable,
     list: &[InputFile],
     zone: &Zone,
+    batch_rows: usize,
     files: &mut Vec<InputFileInfo>,
 ) -> Result<(Table, Vec<QuarantineRow>)> {
     let mut parts = Vec::new();
@@ -195,7 +202,8 @@ fn read_table(
         let (converted, rows, sha256) = match f.format {
             Format::Csv => {
                 let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
-                let (sha, parsed) = rayon::join(|| hex_sha256(&bytes), || csv::read_csv(&bytes, &f.path, table, file));
+                let (sha, parsed) =
+                    rayon::join(|| hex_sha256(&bytes), || csv::read_csv(&bytes, &f.path, table, file, batch_rows));
                 let parsed = parsed?;
                 quarantine.extend(parsed.malformed);
                 let converted: Vec<_> = parsed.batches.into_par_iter().map(convert).collect();
@@ -204,7 +212,7 @@ fn read_table(
             Format::Parquet => {
                 let (sha, read) = rayon::join(
                     || file_sha256(&f.path),
-                    || parquet::read_parquet(&f.path, table, file, convert),
+                    || parquet::read_parquet(&f.path, table, file, batch_rows, convert),
                 );
                 let (converted, rows) = read?;
                 (converted, rows, sha?)
@@ -214,7 +222,14 @@ fn read_table(
             parts.push(t);
             quarantine.extend(q);
         }
-        files.push(InputFileInfo { table: table.name, rel: f.rel.clone(), path: f.path.clone(), sha256, rows, quarantined: 0 });
+        files.push(InputFileInfo {
+            table: table.name,
+            rel: f.rel.clone(),
+            path: f.path.clone(),
+            sha256,
+            rows,
+            quarantined: 0,
+        });
     }
     Ok((Table::concat(*table, parts), quarantine))
 }

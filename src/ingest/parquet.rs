@@ -10,7 +10,7 @@ use parquet::basic::Type as PhysicalType;
 use rayon::prelude::*;
 
 use super::values::check_type;
-use super::{BATCH_ROWS, RawBatch, RowNumbers};
+use super::{RawBatch, RowNumbers};
 use crate::error::{Error, Result};
 use crate::schema::InputTable;
 
@@ -21,6 +21,7 @@ pub fn read_parquet<T: Send>(
     path: &Path,
     table: &InputTable,
     file: u32,
+    batch_rows: usize,
     convert: impl Fn(RawBatch) -> T + Sync,
 ) -> Result<(Vec<T>, u64)> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -31,9 +32,8 @@ pub fn read_parquet<T: Send>(
     let positions = super::map_columns(table, path, &names)?;
     for (col, p) in table.columns.iter().zip(&positions) {
         if let Some(p) = p {
-            check_type(col.kind, schema.field(*p).data_type()).map_err(|why| {
-                Error::input(path, format!("column {:?} of table {} {why}", col.name, table.name))
-            })?;
+            check_type(col.kind, schema.field(*p).data_type())
+                .map_err(|why| Error::input(path, format!("column {:?} of table {} {why}", col.name, table.name)))?;
         }
     }
     // Arrow reads INT96 as a zone-less timestamp; SPEC takes them as UTC instants.
@@ -41,9 +41,10 @@ pub fn read_parquet<T: Send>(
         .iter()
         .map(|p| {
             p.is_some_and(|p| {
-                meta.parquet_schema().columns().iter().any(|c| {
-                    c.physical_type() == PhysicalType::INT96 && c.path().parts()[0] == names[p]
-                })
+                meta.parquet_schema()
+                    .columns()
+                    .iter()
+                    .any(|c| c.physical_type() == PhysicalType::INT96 && c.path().parts()[0] == names[p])
             })
         })
         .collect();
@@ -67,7 +68,7 @@ pub fn read_parquet<T: Send>(
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
                 .with_row_groups(vec![g])
                 .with_projection(mask.clone())
-                .with_batch_size(BATCH_ROWS)
+                .with_batch_size(batch_rows)
                 .build()
                 .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
             let mut next_row = first_rows[g];

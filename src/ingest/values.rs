@@ -102,7 +102,11 @@ impl<'a> TextAccess<'a> {
             DataType::UInt64 => int!(UInt64Type),
             DataType::Dictionary(_, _) => {
                 let d = a.as_any_dictionary();
-                TextAccess::Dict { array: a, keys: d.normalized_keys(), values: Box::new(Self::of(d.values().as_ref())) }
+                TextAccess::Dict {
+                    array: a,
+                    keys: d.normalized_keys(),
+                    values: Box::new(Self::of(d.values().as_ref())),
+                }
             }
             _ => TextAccess::Null,
         }
@@ -117,7 +121,11 @@ impl<'a> TextAccess<'a> {
             TextAccess::View(a) => a.is_valid(i).then(|| Cow::Borrowed(a.value(i))),
             TextAccess::Int(a, f) => a.is_valid(i).then(|| Cow::Owned(f(i))),
             TextAccess::Dict { array, keys, values } => {
-                if array.is_valid(i) { values.get(keys[i]) } else { None }
+                if array.is_valid(i) {
+                    values.get(keys[i])
+                } else {
+                    None
+                }
             }
         }
     }
@@ -139,7 +147,10 @@ pub enum CellError {
     Missing,
     /// A short description of what was wrong (may quote the value; callers decide
     /// whether it can be shown).
-    Bad { what: &'static str, value: String },
+    Bad {
+        what: &'static str,
+        value: String,
+    },
 }
 
 /// A column of a batch prepared for row-wise reading.
@@ -150,7 +161,12 @@ pub enum ColumnReader<'a> {
     /// Text parsed with SPEC's CSV date-time grammar.
     TimeText(TextAccess<'a>),
     /// An Arrow timestamp: its raw values, unit and whether it is an instant.
-    Timestamp { values: &'a [i64], nulls: Option<&'a arrow_buffer::NullBuffer>, unit: TimeUnit, instant: bool },
+    Timestamp {
+        values: &'a [i64],
+        nulls: Option<&'a arrow_buffer::NullBuffer>,
+        unit: TimeUnit,
+        instant: bool,
+    },
     Date32(&'a arrow_array::Date32Array),
     Date64(&'a arrow_array::Date64Array),
     BoolText(TextAccess<'a>),

@@ -65,8 +65,54 @@ fn finish(w: HashingWriter, path: &Path) -> Result<String> {
     Ok(crate::ingest::hex(&hash.finalize()))
 }
 
-/// Writes batches as one zstd Parquet file. `unique` columns (ids, timestamps) get no
-/// dictionary; `sorted_by` is recorded as the file's sort order.
+/// A Parquet file being written: zstd, 1M-row groups, no dictionary for `unique`
+/// columns (ids, timestamps), `sorted_by` recorded as the file's sort order.
+pub struct ParquetSink {
+    path: std::path::PathBuf,
+    name: String,
+    writer: ArrowWriter<HashingWriter>,
+    rows: u64,
+}
+
+impl ParquetSink {
+    pub fn create(dir: &Path, name: &str, schema: &SchemaRef, unique: &[&str], sorted_by: &[&str]) -> Result<Self> {
+        let path = dir.join(name);
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_created_by(format!("siths-sweep {}", env!("CARGO_PKG_VERSION")));
+        for c in unique {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+        }
+        if !sorted_by.is_empty() {
+            let sorting = sorted_by
+                .iter()
+                .map(|c| SortingColumn {
+                    column_idx: schema.index_of(c).expect("sort column exists") as i32,
+                    descending: false,
+                    nulls_first: true,
+                })
+                .collect();
+            props = props.set_sorting_columns(Some(sorting));
+        }
+        let w = create_private(&path)?;
+        let writer =
+            ArrowWriter::try_new(w, schema.clone(), Some(props.build())).map_err(|e| Error::output(&path, e))?;
+        Ok(ParquetSink { path, name: name.to_string(), writer, rows: 0 })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch).map_err(|e| Error::output(&self.path, e))
+    }
+
+    pub fn finish(self) -> Result<Written> {
+        let w = self.writer.into_inner().map_err(|e| Error::output(&self.path, e))?;
+        Ok(Written { sha256: finish(w, &self.path)?, name: self.name, rows: self.rows })
+    }
+}
+
+/// Writes batches as one Parquet file (see [`ParquetSink`]).
 pub fn write_parquet(
     dir: &Path,
     name: &str,
@@ -75,67 +121,63 @@ pub fn write_parquet(
     unique: &[&str],
     sorted_by: &[&str],
 ) -> Result<Written> {
-    let path = dir.join(name);
-    let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by(format!("siths-sweep {}", env!("CARGO_PKG_VERSION")));
-    for c in unique {
-        props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
-    }
-    if !sorted_by.is_empty() {
-        let sorting = sorted_by
-            .iter()
-            .map(|c| SortingColumn {
-                column_idx: schema.index_of(c).expect("sort column exists") as i32,
-                descending: false,
-                nulls_first: true,
-            })
-            .collect();
-        props = props.set_sorting_columns(Some(sorting));
-    }
-    let w = create_private(&path)?;
-    let err = |e: parquet::errors::ParquetError| Error::output(&path, e);
-    let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(props.build())).map_err(err)?;
-    let mut rows = 0u64;
+    let mut sink = ParquetSink::create(dir, name, schema, unique, sorted_by)?;
     for b in batches {
-        rows += b.num_rows() as u64;
-        writer.write(&b).map_err(err)?;
+        sink.write(&b)?;
     }
-    let w = writer.into_inner().map_err(err)?;
-    Ok(Written { name: name.to_string(), sha256: finish(w, &path)?, rows })
+    sink.finish()
 }
 
-/// Writes batches as CSV per SPEC "CSV companions": header row, RFC 3339 UTC
-/// timestamps with microseconds, `YYYY-MM-DD` dates, shortest round-trip floats,
-/// `;`-joined lists, `true`/`false`, empty for null.
-pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Written> {
-    let path = dir.join(name);
-    let mut w = create_private(&path)?;
-    let io = |e| Error::io(&path, e);
-    let header: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
-    writeln!(w, "{}", header.join(",")).map_err(io)?;
-    let mut rows = 0u64;
-    let mut line = String::new();
-    for b in batches {
+/// A CSV file being written per SPEC "CSV companions".
+pub struct CsvSink {
+    path: std::path::PathBuf,
+    name: String,
+    w: HashingWriter,
+    rows: u64,
+    line: String,
+}
+
+impl CsvSink {
+    pub fn create(dir: &Path, name: &str, schema: &SchemaRef) -> Result<Self> {
+        let path = dir.join(name);
+        let mut w = create_private(&path)?;
+        let header: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
+        writeln!(w, "{}", header.join(",")).map_err(|e| Error::io(&path, e))?;
+        Ok(CsvSink { path, name: name.to_string(), w, rows: 0, line: String::new() })
+    }
+
+    pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
         for r in 0..b.num_rows() {
-            line.clear();
+            self.line.clear();
             for (c, col) in b.columns().iter().enumerate() {
                 if c > 0 {
-                    line.push(',');
+                    self.line.push(',');
                 }
-                line.push_str(&quote(&cell(col.as_ref(), r)));
+                self.line.push_str(&quote(&cell_text(col.as_ref(), r)));
             }
-            line.push('\n');
-            w.write_all(line.as_bytes()).map_err(io)?;
+            self.line.push('\n');
+            self.w.write_all(self.line.as_bytes()).map_err(|e| Error::io(&self.path, e))?;
         }
-        rows += b.num_rows() as u64;
+        self.rows += b.num_rows() as u64;
+        Ok(())
     }
-    Ok(Written { name: name.to_string(), sha256: finish(w, &path)?, rows })
+
+    pub fn finish(self) -> Result<Written> {
+        Ok(Written { sha256: finish(self.w, &self.path)?, name: self.name, rows: self.rows })
+    }
+}
+
+/// Writes batches as one CSV file (see [`CsvSink`]).
+pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Written> {
+    let mut sink = CsvSink::create(dir, name, schema)?;
+    for b in batches {
+        sink.write(b)?;
+    }
+    sink.finish()
 }
 
 /// One cell as CSV text (unquoted).
-fn cell(a: &dyn Array, r: usize) -> String {
+pub fn cell_text(a: &dyn Array, r: usize) -> String {
     if a.is_null(r) {
         return String::new();
     }
@@ -159,9 +201,5 @@ fn cell(a: &dyn Array, r: usize) -> String {
 
 /// RFC 4180 quoting where needed.
 fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"', '\r', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }

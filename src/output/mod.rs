@@ -1,6 +1,7 @@
 //! Write: every output of SPEC "Output" into a staging folder, the manifest last, then
 //! publish the folder atomically in place of `--out`.
 
+pub mod canonical;
 pub mod files;
 pub mod publish;
 pub mod reports;
@@ -25,9 +26,14 @@ pub fn write_outputs(dir: &Path, d: &Ingested, e: &Evaluation, counts: &[OrgCoun
     let mut out = Vec::new();
 
     let batches = reports::card_decisions(d, e, &card_order);
-    out.push(write_parquet(dir, "card_decisions.parquet", &crate::schema::card_decisions(), batches, &["card_id"], &[
-        "org_id", "card_id",
-    ])?);
+    out.push(write_parquet(
+        dir,
+        "card_decisions.parquet",
+        &crate::schema::card_decisions(),
+        batches,
+        &["card_id"],
+        &["org_id", "card_id"],
+    )?);
 
     let revs = reports::revocations(d, e, &card_order);
     let cand = reports::revocation_candidates(d, e, &revs);
@@ -38,25 +44,47 @@ pub fn write_outputs(dir: &Path, d: &Ingested, e: &Evaluation, counts: &[OrgCoun
 
     let certs = reports::revocation_certificates(d, e, &revs);
     let schema = crate::schema::revocation_certificates();
-    out.push(write_parquet(dir, "revocation_certificates.parquet", &schema, certs.clone(), &["cert_serial"], &[
-        "org_id", "card_id", "cert_serial", "issuer",
-    ])?);
+    out.push(write_parquet(
+        dir,
+        "revocation_certificates.parquet",
+        &schema,
+        certs.clone(),
+        &["cert_serial"],
+        &["org_id", "card_id", "cert_serial", "issuer"],
+    )?);
     out.push(write_csv(dir, "revocation_certificates.csv", &schema, &certs)?);
 
     let orgs = reports::org_compliance(e, counts, &org_order);
     let schema = crate::schema::org_compliance();
-    out.push(write_parquet(dir, "org_compliance.parquet", &schema, orgs.clone(), &["org_id", "cleared_at"], &["org_id"])?);
+    out.push(write_parquet(
+        dir,
+        "org_compliance.parquet",
+        &schema,
+        orgs.clone(),
+        &["org_id", "cleared_at"],
+        &["org_id"],
+    )?);
     out.push(write_csv(dir, "org_compliance.csv", &schema, &orgs)?);
 
     let admins = reports::admin_review(d, e, &org_rank);
-    out.push(write_parquet(dir, "admin_review.parquet", &crate::schema::admin_review(), admins, &[
-        "email", "registered_at", "trained_at",
-    ], &["org_id"])?);
+    out.push(write_parquet(
+        dir,
+        "admin_review.parquet",
+        &crate::schema::admin_review(),
+        admins,
+        &["email", "registered_at", "trained_at"],
+        &["org_id"],
+    )?);
 
     let q = reports::quarantine(&d.quarantine, &d.files);
-    out.push(write_parquet(dir, "quarantine.parquet", &crate::schema::quarantine(), q, &["row"], &[
-        "table", "file", "row",
-    ])?);
+    out.push(write_parquet(
+        dir,
+        "quarantine.parquet",
+        &crate::schema::quarantine(),
+        q,
+        &["row"],
+        &["table", "file", "row"],
+    )?);
     Ok(out)
 }
 
@@ -103,6 +131,9 @@ pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<()> {
     let path = dir.join("manifest.json");
     let mut w = files::create_private(&path)?;
     let text = serde_json::to_string_pretty(manifest).expect("manifest serialises");
-    w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n")).and_then(|_| w.flush()).map_err(|e| crate::error::Error::io(&path, e))?;
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.write_all(b"\n"))
+        .and_then(|_| w.flush())
+        .map_err(|e| crate::error::Error::io(&path, e))?;
     Ok(())
 }

@@ -48,7 +48,8 @@ impl Staging {
         }
         fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
         clean_leftovers(&parent, &name);
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let stamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let dir = parent.join(format!(".{name}{TMP_TAG}{}-{stamp}", std::process::id()));
         let mut b = fs::DirBuilder::new();
         #[cfg(unix)]

@@ -69,7 +69,8 @@ pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<Record
             let mut verdict = StringBuilder::with_capacity(n, n * 8);
             let mut action = StringBuilder::with_capacity(n, n * 8);
             let mut findings = ListBuilder::new(StringBuilder::new());
-            let (mut cc, mut tc, mut tp) = (Int32Builder::with_capacity(n), Int32Builder::with_capacity(n), Int32Builder::with_capacity(n));
+            let (mut cc, mut tc, mut tp) =
+                (Int32Builder::with_capacity(n), Int32Builder::with_capacity(n), Int32Builder::with_capacity(n));
             let mut due = Date32Builder::with_capacity(n);
             for &i in chunk {
                 let i = i as usize;
@@ -218,7 +219,10 @@ pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u
                 cols[3].append_value(serial.value(c));
                 cols[4].append_value(revoke_rule(e, card));
             }
-            batch(schema::revocation_certificates(), cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect())
+            batch(
+                schema::revocation_certificates(),
+                cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect(),
+            )
         })
         .collect()
 }
@@ -308,8 +312,11 @@ pub fn admin_review(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<Recor
 pub fn quarantine(rows: &[QuarantineRow], files: &[InputFileInfo]) -> Vec<RecordBatch> {
     let mut order: Vec<&QuarantineRow> = rows.iter().collect();
     order.sort_by(|a, b| {
-        (a.table.as_bytes(), files[a.file as usize].rel.as_bytes(), a.row)
-            .cmp(&(b.table.as_bytes(), files[b.file as usize].rel.as_bytes(), b.row))
+        (a.table.as_bytes(), files[a.file as usize].rel.as_bytes(), a.row).cmp(&(
+            b.table.as_bytes(),
+            files[b.file as usize].rel.as_bytes(),
+            b.row,
+        ))
     });
     order
         .chunks(OUT_BATCH)

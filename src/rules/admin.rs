@@ -163,12 +163,7 @@ pub fn check_admin(a: &AdminFacts<'_>, dates: &SweepDates) -> AdminVerdict {
     if !a.org_known {
         p.insert(AdminProblem::UnknownOrg);
     }
-    AdminVerdict {
-        qualified: !p.disqualifying(),
-        problems: p,
-        masked: pnr.flatten().map(|n| n.masked()),
-        person,
-    }
+    AdminVerdict { qualified: !p.disqualifying(), problems: p, masked: pnr.flatten().map(|n| n.masked()), person }
 }
 
 /// An organisation's clearance from its administrators' rows in input order.
@@ -278,7 +273,8 @@ mod tests {
     #[test]
     fn masking_shows_shape_even_when_invalid() {
         let d = dates();
-        let m = |p: &'static str| check_admin(&AdminFacts { personnummer: Some(p), ..good(p, "2021-03-01") }, &d).masked;
+        let m =
+            |p: &'static str| check_admin(&AdminFacts { personnummer: Some(p), ..good(p, "2021-03-01") }, &d).masked;
         assert_eq!(m("851309-9805").as_deref(), Some("19851309-****"));
         assert_eq!(m("120101+1234").as_deref(), Some("19120101-****"));
         assert_eq!(m("850769-9802").as_deref(), Some("19850769-****"));

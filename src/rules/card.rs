@@ -64,10 +64,8 @@ pub fn evaluate_card(c: &CardFacts, dates: &SweepDates, policy: &Policy) -> Card
     let mut f = Findings::default();
     let old_card = c.card_type == CardType::Siths;
     let upgraded = c.upgraded_at.is_some();
-    let issuance_due = c
-        .status
-        .is_unissued()
-        .then(|| add_months(policy.zone.local_date(c.ordered_at), policy.unissued_months));
+    let issuance_due =
+        c.status.is_unissued().then(|| add_months(policy.zone.local_date(c.ordered_at), policy.unissued_months));
 
     // "Cards with status revoked get no findings except data ones."
     if c.status != Status::Revoked {
@@ -79,8 +77,8 @@ pub fn evaluate_card(c: &CardFacts, dates: &SweepDates, policy: &Policy) -> Card
                 // "Cards that are upgraded although they were not correctly handed out
                 // will be revoked without warning." Received without a date is no
                 // evidence either way (INCONSISTENT_DATES flags it).
-                let before_received = c.status.is_unissued()
-                    || (c.status == Status::Received && c.received_at.is_some_and(|r| r > up));
+                let before_received =
+                    c.status.is_unissued() || (c.status == Status::Received && c.received_at.is_some_and(|r| r > up));
                 f.set(Finding::UpgradedBeforeReceived, before_received);
                 f.set(Finding::UpgradedAfterDeadline, up >= dates.deadline_start);
                 f.set(Finding::UpgradedBeforeOrgCleared, c.org_cleared_at.is_none_or(|at| at > up));
@@ -402,7 +400,16 @@ mod tests {
         check(CardFacts { received_at: Some(at("2021-11-15T23:59:59.999999")), ..base }, false);
         check(CardFacts { received_at: Some(at("2021-11-15T23:00:00Z")), ..base }, true);
         check(CardFacts { upgraded_at: Some(at("2021-11-16")), ..base }, true);
-        check(CardFacts { ordered_at: at("2021-11-16"), sent_at: None, received_at: None, status: Status::Ordered, ..base }, true);
+        check(
+            CardFacts {
+                ordered_at: at("2021-11-16"),
+                sent_at: None,
+                received_at: None,
+                status: Status::Ordered,
+                ..base
+            },
+            true,
+        );
         let eid = CardFacts { card_type: CardType::SithsEid, ..base };
         check(eid, false);
         check(CardFacts { upgraded_at: Some(at("2021-06-01")), ..eid }, true);

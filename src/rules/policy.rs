@@ -43,10 +43,7 @@ impl Default for PolicyFile {
 
 impl Default for IssuerPatterns {
     fn default() -> Self {
-        IssuerPatterns {
-            card_issuer: vec!["Svensk e-identitet".into(), "SITHS".into()],
-            telia: vec!["Telia".into()],
-        }
+        IssuerPatterns { card_issuer: vec!["Svensk e-identitet".into(), "SITHS".into()], telia: vec!["Telia".into()] }
     }
 }
 

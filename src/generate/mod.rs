@@ -1,0 +1,539 @@
+//! A synthetic national export with the shape of the real one: organisation sizes skewed
+//! (21 regions with tens of thousands of cards, thousands of clinics with a handful),
+//! flawed administrator registrations, a status mix, upgrades before and after the
+//! deadline and before receipt, 2–9 certificates per card from three kinds of issuer.
+//!
+//! Deterministic for a seed whatever the thread count: every organisation draws from its
+//! own random stream, seeded by (seed, organisation number), and chunks of organisations
+//! are generated in parallel but written in order.
+
+mod rng;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::output::files::{CsvSink, ParquetSink, Written};
+use crate::time::{MICROS_PER_DAY, Zone, civil_from_days, days_from_civil};
+pub use rng::Rng;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutFormat {
+    Parquet,
+    Csv,
+}
+
+#[derive(Clone, Debug)]
+pub struct GenSpec {
+    pub cards: u64,
+    pub seed: u64,
+    /// The export's date.
+    pub as_of: i32,
+    pub format: OutFormat,
+}
+
+/// What was generated, for the summary.
+#[derive(Clone, Debug, Default)]
+pub struct GenCounts {
+    pub organisations: u64,
+    pub id_admins: u64,
+    pub cards: u64,
+    pub certificates: u64,
+}
+
+const AVG_CARDS_PER_ORG: u64 = 250;
+const REGIONS: u64 = 21;
+/// Organisations per parallel task.
+const ORG_CHUNK: usize = 64;
+const REGION_NAMES: [&str; 21] = [
+    "Stockholm",
+    "Uppsala",
+    "Sörmland",
+    "Östergötland",
+    "Jönköpings län",
+    "Kronoberg",
+    "Kalmar län",
+    "Gotland",
+    "Blekinge",
+    "Skåne",
+    "Halland",
+    "Västra Götaland",
+    "Värmland",
+    "Örebro län",
+    "Västmanland",
+    "Dalarna",
+    "Gävleborg",
+    "Västernorrland",
+    "Jämtland Härjedalen",
+    "Västerbotten",
+    "Norrbotten",
+];
+
+fn schema(cols: &[(&str, DataType)]) -> SchemaRef {
+    Arc::new(Schema::new(cols.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>()))
+}
+
+fn ts() -> DataType {
+    crate::schema::utc_timestamp()
+}
+
+fn org_schema() -> SchemaRef {
+    schema(&[("org_id", DataType::Utf8), ("org_name", DataType::Utf8)])
+}
+
+fn admin_schema() -> SchemaRef {
+    use DataType::Utf8;
+    schema(&[
+        ("org_id", Utf8),
+        ("name", Utf8),
+        ("personnummer", Utf8),
+        ("email", Utf8),
+        ("care_provider", Utf8),
+        ("care_unit", Utf8),
+        ("registered_at", ts()),
+        ("trained_at", ts()),
+    ])
+}
+
+fn card_schema() -> SchemaRef {
+    use DataType::{Boolean, Utf8};
+    schema(&[
+        ("card_id", Utf8),
+        ("org_id", Utf8),
+        ("care_unit", Utf8),
+        ("card_type", Utf8),
+        ("status", Utf8),
+        ("ordered_at", ts()),
+        ("sent_at", ts()),
+        ("received_at", ts()),
+        ("upgraded_at", ts()),
+        ("has_auth_code", Boolean),
+        ("has_sign_code", Boolean),
+    ])
+}
+
+fn cert_schema() -> SchemaRef {
+    use DataType::{Boolean, Utf8};
+    schema(&[("cert_serial", Utf8), ("card_id", Utf8), ("issuer", Utf8), ("not_after", ts()), ("revoked", Boolean)])
+}
+
+/// Card counts per organisation: 21 regions share about 30% of the cards, the rest is
+/// spread over clinics and companies with a heavy-tailed (log-normal) size.
+pub fn org_sizes(cards: u64, seed: u64) -> Vec<u64> {
+    let n_orgs = (cards / AVG_CARDS_PER_ORG).max(1);
+    let regions = region_count(n_orgs);
+    let mut rng = Rng::new(seed, u64::MAX);
+    let weights: Vec<f64> = (0..n_orgs)
+        .map(|i| {
+            if i < regions {
+                0.30 / regions as f64 * (0.5 + rng.unit())
+            } else {
+                let w = (rng.normal() * 1.6).exp();
+                0.70 * w / (n_orgs - regions).max(1) as f64 / 3.6
+            }
+        })
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let mut sizes: Vec<u64> = weights.iter().map(|w| (w / total * cards as f64).floor() as u64).collect();
+    let mut rest = cards - sizes.iter().sum::<u64>();
+    let mut i = 0;
+    while rest > 0 {
+        let n = sizes.len();
+        sizes[i % n] += 1;
+        rest -= 1;
+        i += 1;
+    }
+    sizes
+}
+
+/// Up to 21 regions, one per 50 organisations, so that small exports are mostly clinics.
+fn region_count(n_orgs: u64) -> u64 {
+    REGIONS.min((n_orgs / 50).max(1))
+}
+
+/// Writes the four tables into `dir`.
+pub fn generate(dir: &Path, spec: &GenSpec) -> Result<(Vec<Written>, GenCounts)> {
+    let sizes = org_sizes(spec.cards, spec.seed);
+    let regions = region_count(sizes.len() as u64);
+    let mut first_card = Vec::with_capacity(sizes.len());
+    let mut acc = 0;
+    for s in &sizes {
+        first_card.push(acc);
+        acc += s;
+    }
+    let zone = Zone::new("Europe/Stockholm").expect("bundled zone");
+    let ext = match spec.format {
+        OutFormat::Parquet => "parquet",
+        OutFormat::Csv => "csv",
+    };
+    let mut sinks = [org_schema(), admin_schema(), card_schema(), cert_schema()]
+        .into_iter()
+        .zip(["organisations", "id_admins", "cards", "certificates"])
+        .map(|(s, name)| Sink::create(dir, &format!("{name}.{ext}"), &s, spec.format))
+        .collect::<Result<Vec<_>>>()?;
+    let mut counts = GenCounts::default();
+    let orgs: Vec<u64> = (0..sizes.len() as u64).collect();
+    let window = ORG_CHUNK * rayon::current_num_threads().max(1) * 4;
+    for group in orgs.chunks(window) {
+        let parts: Vec<[RecordBatch; 4]> = group
+            .par_chunks(ORG_CHUNK)
+            .map(|chunk| {
+                let mut g = OrgGen::new(spec, &zone);
+                for &o in chunk {
+                    g.org(o, o < regions, sizes[o as usize], first_card[o as usize]);
+                }
+                g.finish()
+            })
+            .collect();
+        for batches in parts {
+            counts.organisations += batches[0].num_rows() as u64;
+            counts.id_admins += batches[1].num_rows() as u64;
+            counts.cards += batches[2].num_rows() as u64;
+            counts.certificates += batches[3].num_rows() as u64;
+            for (sink, b) in sinks.iter_mut().zip(batches.iter()) {
+                sink.write(b)?;
+            }
+        }
+    }
+    let written = sinks.into_iter().map(Sink::finish).collect::<Result<Vec<_>>>()?;
+    Ok((written, counts))
+}
+
+// Four sinks live for a whole run; their size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Sink {
+    Parquet(ParquetSink),
+    Csv(CsvSink),
+}
+
+impl Sink {
+    fn create(dir: &Path, name: &str, schema: &SchemaRef, f: OutFormat) -> Result<Sink> {
+        Ok(match f {
+            OutFormat::Parquet => Sink::Parquet(ParquetSink::create(dir, name, schema, &[], &[])?),
+            OutFormat::Csv => Sink::Csv(CsvSink::create(dir, name, schema)?),
+        })
+    }
+
+    fn write(&mut self, b: &RecordBatch) -> Result<()> {
+        match self {
+            Sink::Parquet(s) => s.write(b),
+            Sink::Csv(s) => s.write(b),
+        }
+    }
+
+    fn finish(self) -> Result<Written> {
+        match self {
+            Sink::Parquet(s) => s.finish(),
+            Sink::Csv(s) => s.finish(),
+        }
+    }
+}
+
+/// A bijection on u64 (splitmix's finaliser): distinct inputs give distinct ids.
+fn scramble(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// An index drawn with the given integer weights.
+fn pick(rng: &mut Rng, weights: &[u64]) -> u64 {
+    let mut x = rng.below(weights.iter().sum());
+    for (i, &w) in weights.iter().enumerate() {
+        if x < w {
+            return i as u64;
+        }
+        x -= w;
+    }
+    unreachable!("x is below the sum of the weights")
+}
+
+fn luhn_digit(digits: &[u8]) -> u8 {
+    let sum: u32 = digits
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| {
+            let v = u32::from(d) * if i % 2 == 0 { 2 } else { 1 };
+            v / 10 + v % 10
+        })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// Builders for the rows of a chunk of organisations.
+struct OrgGen<'a> {
+    spec: &'a GenSpec,
+    zone: &'a Zone,
+    deadline: i32,
+    orgs: [StringBuilder; 2],
+    admins: [StringBuilder; 6],
+    admin_times: [TimestampMicrosecondBuilder; 2],
+    cards: [StringBuilder; 5],
+    card_times: [TimestampMicrosecondBuilder; 4],
+    card_codes: [BooleanBuilder; 2],
+    certs: [StringBuilder; 3],
+    cert_not_after: TimestampMicrosecondBuilder,
+    cert_revoked: BooleanBuilder,
+}
+
+fn tsb() -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+}
+
+impl<'a> OrgGen<'a> {
+    fn new(spec: &'a GenSpec, zone: &'a Zone) -> Self {
+        OrgGen {
+            spec,
+            zone,
+            deadline: days_from_civil(2021, 12, 9),
+            orgs: Default::default(),
+            admins: Default::default(),
+            admin_times: [tsb(), tsb()],
+            cards: Default::default(),
+            card_times: [tsb(), tsb(), tsb(), tsb()],
+            card_codes: Default::default(),
+            certs: Default::default(),
+            cert_not_after: tsb(),
+            cert_revoked: BooleanBuilder::new(),
+        }
+    }
+
+    /// A local wall-clock time on `day`, during office hours, as an instant.
+    fn at(&self, day: i32, rng: &mut Rng) -> i64 {
+        let secs = 7 * 3600 + rng.below(11 * 3600) as i64;
+        self.zone.local_to_instant(i64::from(day) * MICROS_PER_DAY + secs * 1_000_000)
+    }
+
+    fn org_id(o: u64, rng: &mut Rng) -> String {
+        // Organisation numbers have a third digit ≥ 2 and a Luhn check digit.
+        let body = format!("{:09}", 212_000_000 + o);
+        let d: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
+        let check = luhn_digit(&d);
+        let suffix: String =
+            (0..4).map(|_| b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[rng.below(34) as usize] as char).collect();
+        format!("SE{body}{check}-{suffix}")
+    }
+
+    fn org(&mut self, o: u64, region: bool, n_cards: u64, first_card: u64) {
+        let mut rng = Rng::new(self.spec.seed, o);
+        let org_id = Self::org_id(o, &mut rng);
+        let name = if region {
+            format!("Region {}", REGION_NAMES[o as usize])
+        } else {
+            let kinds = ["Vårdcentralen", "Tandvården", "Hälsan", "Läkarhuset", "Omsorg", "Rehab"];
+            format!("{} {} AB", kinds[rng.below(6) as usize], o)
+        };
+        // One organisation in 200 is missing from the register (its cards: UNKNOWN_ORG).
+        if !rng.chance(0.005) {
+            self.orgs[0].append_value(&org_id);
+            self.orgs[1].append_value(&name);
+        }
+        let units: Vec<String> = (0..1 + (n_cards / 400).min(40)).map(|u| format!("{name} enhet {u}")).collect();
+        self.admins(&mut rng, &org_id, &name, &units, region, n_cards);
+        for c in 0..n_cards {
+            self.card(&mut rng, &org_id, &units, first_card + c);
+        }
+    }
+
+    fn admins(&mut self, rng: &mut Rng, org_id: &str, name: &str, units: &[String], region: bool, n_cards: u64) {
+        // 0–6 registrations: regions have several, small clinics often too few.
+        let n = if region {
+            3 + rng.below(4)
+        } else if n_cards > 100 {
+            2 + rng.below(3)
+        } else {
+            [0, 1, 2, 2, 2, 3, 3, 4][rng.below(8) as usize]
+        };
+        let as_of = self.spec.as_of;
+        let mut people: Vec<(i32, u32, String)> = Vec::new();
+        for _ in 0..n {
+            // One registration in twelve is a person registered before, in another form.
+            let again = !people.is_empty() && rng.chance(0.08);
+            let (birth, serial, form) = if again {
+                let p = &people[rng.below(people.len() as u64) as usize];
+                (p.0, p.1, ["short", "long"][rng.below(2) as usize].to_string())
+            } else {
+                let birth = days_from_civil(1950, 1, 1) + rng.below(18_000) as i32;
+                let serial = 1 + rng.below(998) as u32;
+                (birth, serial, ["dash", "long", "plain"][rng.below(3) as usize].to_string())
+            };
+            people.push((birth, serial, form.clone()));
+            let (y, m, d) = civil_from_days(birth);
+            let coordination = rng.chance(0.03);
+            let day = if coordination { d + 60 } else { d };
+            let nine = format!("{:02}{m:02}{day:02}{serial:03}", y % 100);
+            let digits: Vec<u8> = nine.bytes().map(|b| b - b'0').collect();
+            let mut check = luhn_digit(&digits);
+            if rng.chance(0.04) {
+                check = (check + 1 + rng.below(9) as u8) % 10; // a typo
+            }
+            let pnr = match form.as_str() {
+                "dash" => format!("{}-{}{check}", &nine[..6], &nine[6..]),
+                "plain" => format!("{nine}{check}"),
+                "short" => format!("{}{}-{}{check}", y / 100, &nine[..6], &nine[6..]),
+                _ => format!("{}{nine}{check}", y / 100),
+            };
+            let first = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Eva", "Per", "Sara", "Ali"]
+                [rng.below(10) as usize];
+            let last = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Yilmaz"]
+                [rng.below(8) as usize];
+            let email = if rng.chance(0.04) {
+                format!("{}.{}", first.to_lowercase(), last.to_lowercase()) // no @
+            } else {
+                format!(
+                    "{}.{}@{}.se",
+                    first.to_lowercase(),
+                    last.to_lowercase(),
+                    org_id.to_lowercase().replace('-', "")
+                )
+            };
+            let reg_day = as_of - 20 - rng.below(400) as i32;
+            let registered = self.at(reg_day, rng);
+            let trained = match rng.below(100) {
+                0..=7 => None,                                                    // not trained
+                8..=10 => Some(self.at(reg_day - 1 - rng.below(10) as i32, rng)), // before registration
+                11..=12 => Some(self.at(as_of + 1 + rng.below(20) as i32, rng)),  // after the export
+                _ => Some(self.at(reg_day + rng.below(19) as i32, rng)),
+            };
+            let b = &mut self.admins;
+            b[0].append_value(org_id);
+            b[1].append_option((!rng.chance(0.02)).then(|| format!("{first} {last}")));
+            b[2].append_option((!rng.chance(0.02)).then_some(pnr));
+            b[3].append_option((!rng.chance(0.02)).then_some(email));
+            b[4].append_option((!rng.chance(0.02)).then_some(name));
+            b[5].append_option((!rng.chance(0.02)).then(|| units[rng.below(units.len() as u64) as usize].clone()));
+            self.admin_times[0].append_option((!rng.chance(0.02)).then_some(registered));
+            self.admin_times[1].append_option(trained);
+        }
+    }
+
+    fn card(&mut self, rng: &mut Rng, org_id: &str, units: &[String], index: u64) {
+        let as_of = self.spec.as_of;
+        let card_id = format!("{:016X}", scramble(index ^ self.spec.seed.rotate_left(32)));
+        let old = rng.chance(0.85);
+        let status = match rng.below(100) {
+            0..=3 => "ordered",
+            4..=8 => "sent",
+            9..=16 => "revoked",
+            _ => "received",
+        };
+        let unissued = matches!(status, "ordered" | "sent");
+        // Half of the unissued cards are older than three months.
+        let ordered_day = if unissued {
+            if rng.chance(0.5) { as_of - 2 - rng.below(88) as i32 } else { as_of - 95 - rng.below(300) as i32 }
+        } else {
+            as_of - 30 - rng.below(1500) as i32
+        };
+        let ordered = self.at(ordered_day, rng);
+        let sent_day = ordered_day + 1 + rng.below(7) as i32;
+        let sent = (status != "ordered").then(|| self.at(sent_day, rng));
+        let received_day = sent_day + 1 + rng.below(14) as i32;
+        let received = matches!(status, "received" | "revoked").then(|| self.at(received_day, rng));
+        let received = if status == "received" && rng.chance(0.005) { None } else { received };
+        // Upgrades: most after receipt and before the deadline, some after it, some
+        // before receipt, a few on sent cards.
+        let upgraded = if old && status == "received" && rng.chance(0.45) {
+            // The campaign: upgrades from 75 days before the export up to the deadline.
+            let first = received_day.max(as_of - 75);
+            let last = as_of.min(self.deadline - 1).max(first);
+            let day = if rng.chance(0.02) {
+                self.deadline + rng.below(20) as i32
+            } else if rng.chance(0.02) {
+                received_day - 1
+            } else {
+                first + rng.below((last - first + 1) as u64) as i32
+            };
+            Some(self.at(day, rng))
+        } else if unissued && old && rng.chance(0.02) {
+            Some(self.at(ordered_day + 1, rng))
+        } else if !old && rng.chance(0.002) {
+            Some(self.at(received_day.min(as_of), rng))
+        } else {
+            None
+        };
+        let code = |rng: &mut Rng| match rng.below(100) {
+            0..=4 => Some(false),
+            5..=11 => None,
+            _ => Some(true),
+        };
+        let b = &mut self.cards;
+        b[0].append_value(&card_id);
+        b[1].append_value(org_id);
+        b[2].append_option((!rng.chance(0.03)).then(|| units[rng.below(units.len() as u64) as usize].clone()));
+        b[3].append_value(if old { "SITHS" } else { "SITHS_EID" });
+        // Some exports write statuses in Swedish.
+        let swedish = match status {
+            "ordered" => "beställt",
+            "sent" => "skickat",
+            "received" => "mottaget",
+            _ => "spärrat",
+        };
+        b[4].append_value(if rng.chance(0.1) { swedish } else { status });
+        for (t, v) in self.card_times.iter_mut().zip([Some(ordered), sent, received, upgraded]) {
+            t.append_option(v);
+        }
+        let auth = code(rng);
+        self.card_codes[0].append_option(auth);
+        let sign = code(rng);
+        self.card_codes[1].append_option(sign);
+        self.certs(rng, &card_id, index);
+    }
+
+    fn certs(&mut self, rng: &mut Rng, card_id: &str, index: u64) {
+        // 2–9 certificates, 4.5 on average.
+        let n = 2 + pick(rng, &[15, 20, 20, 17, 11, 8, 5, 4]);
+        let as_of = self.spec.as_of;
+        for j in 0..n {
+            let issuer = match (j, rng.below(10)) {
+                (0, _) | (_, 0..=3) => {
+                    ["CN=SITHS e-id Person ID 3 CA,O=Inera AB,C=SE", "Svensk e-identitet AB SITHS CA v1"]
+                        [rng.below(2) as usize]
+                        .to_string()
+                }
+                (_, 4..=6) => "CN=TeliaSonera e-legitimation CA v4,O=TeliaSonera".to_string(),
+                _ => format!("CN=Region {} EK CA", REGION_NAMES[rng.below(21) as usize]),
+            };
+            let serial = format!("{:016x}{:04x}", scramble(index * 16 + j), j);
+            let not_after = self.at(as_of - 200 + rng.below(1100) as i32, rng);
+            let c = &mut self.certs;
+            c[0].append_value(&serial);
+            // One certificate in 20,000 points at a card that does not exist.
+            if rng.chance(0.000_05) {
+                c[1].append_value(format!("{card_id}X"));
+            } else {
+                c[1].append_value(card_id);
+            }
+            c[2].append_value(&issuer);
+            self.cert_not_after.append_option((!rng.chance(0.05)).then_some(not_after));
+            self.cert_revoked.append_option(match rng.below(100) {
+                0..=2 => Some(true),
+                3..=20 => None,
+                _ => Some(false),
+            });
+        }
+    }
+
+    fn finish(mut self) -> [RecordBatch; 4] {
+        let strs =
+            |bs: &mut [StringBuilder]| bs.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect::<Vec<_>>();
+        let orgs = RecordBatch::try_new(org_schema(), strs(&mut self.orgs)).expect("schema");
+        let mut a = strs(&mut self.admins);
+        a.extend(self.admin_times.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        let admins = RecordBatch::try_new(admin_schema(), a).expect("schema");
+        let mut c = strs(&mut self.cards);
+        c.extend(self.card_times.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        c.extend(self.card_codes.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        let cards = RecordBatch::try_new(card_schema(), c).expect("schema");
+        let mut k = strs(&mut self.certs);
+        k.push(Arc::new(self.cert_not_after.finish()));
+        k.push(Arc::new(self.cert_revoked.finish()));
+        let certs = RecordBatch::try_new(cert_schema(), k).expect("schema");
+        [orgs, admins, cards, certs]
+    }
+}

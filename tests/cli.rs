@@ -1,0 +1,400 @@
+//! End to end: the real binary on `testdata/`. Every failure prints the command, its
+//! stdout and stderr.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use siths_sweep::ingest::csv::parse_records;
+use siths_sweep::output::canonical::{parquet_to_text, rows};
+
+type Row = BTreeMap<String, Option<String>>;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn testdata(p: &str) -> PathBuf {
+    root().join("testdata").join(p)
+}
+
+/// Runs the binary; panics with everything it printed if the exit code differs.
+fn sweep(args: &[&str], expect_code: i32) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_siths-sweep")).args(args).output().expect("binary runs");
+    let code = out.status.code().unwrap_or(-1);
+    if code != expect_code {
+        panic!(
+            "siths-sweep {}\nexit {code}, expected {expect_code}\n--- stdout\n{}\n--- stderr\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn table(out: &Path, name: &str) -> Vec<Row> {
+    rows(&parquet_to_text(&out.join(name)).expect("readable output"))
+}
+
+/// A hand-written expectation file: header then rows; empty means null.
+fn expected(path: &Path) -> Vec<Row> {
+    let text = fs::read_to_string(path).expect("expectation file");
+    let mut recs = parse_records(&text).into_iter();
+    let header = recs.next().expect("header");
+    recs.map(|r| header.iter().cloned().zip(r.into_iter().map(|v| (!v.is_empty()).then_some(v))).collect()).collect()
+}
+
+/// Checks the columns an expectation names, on the rows it names by `key` (or all rows
+/// in order when `key` is None).
+fn check(actual: &[Row], expect: &[Row], key: Option<&str>, what: &str) {
+    if key.is_none() {
+        assert_eq!(actual.len(), expect.len(), "{what}: row count\nactual: {actual:#?}");
+    }
+    for (i, e) in expect.iter().enumerate() {
+        let a = match key {
+            Some(k) => actual
+                .iter()
+                .find(|a| a.get(k) == e.get(k))
+                .unwrap_or_else(|| panic!("{what}: no row with {k} = {:?}", e[k])),
+            None => &actual[i],
+        };
+        for (col, want) in e {
+            let got = a.get(col).unwrap_or_else(|| panic!("{what}: no column {col}"));
+            // An empty list and null both read as empty in an expectation.
+            let got = got.clone().filter(|g| !g.is_empty());
+            assert_eq!(&got, want, "{what}: row {i} ({:?}) column {col}", key.map(|k| &e[k]));
+        }
+    }
+}
+
+/// The rules fixture under every case: hand-written expectations, and golden outputs
+/// where a case has them (`UPDATE_GOLDEN=1` rewrites those; review the diff).
+#[test]
+fn rules_fixture_cases() {
+    let fixture = testdata("fixtures/rules");
+    let mut cases: Vec<_> = fs::read_dir(fixture.join("cases")).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    assert!(cases.len() >= 4);
+    for case in cases {
+        let out = tmp();
+        let args_text = fs::read_to_string(case.join("args")).unwrap().replace("{case}", s(&case));
+        let mut args = vec!["run", "--quiet", "--input", s(&fixture.join("input")).to_string().leak(), "--out"];
+        let out_dir = out.path().join("out");
+        args.push(s(&out_dir));
+        let extra: Vec<&str> = args_text.lines().filter(|l| !l.is_empty()).collect();
+        args.extend(extra);
+        sweep(&args, 0);
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let files = [
+            ("expect_cards.csv", "card_decisions.parquet", Some("card_id")),
+            ("expect_quarantine.csv", "quarantine.parquet", None),
+            ("expect_orgs.csv", "org_compliance.parquet", None),
+            ("expect_admins.csv", "admin_review.parquet", None),
+            ("expect_revocations.csv", "revocation_certificates.parquet", None),
+        ];
+        for (exp, output, key) in files {
+            if case.join(exp).exists() {
+                // Lists are `;`-joined in expectations as in the canonical text.
+                let exp_rows = expected(&case.join(exp));
+                check(&table(&out_dir, output), &exp_rows, key, &format!("{name}/{exp}"));
+            }
+        }
+        golden(&case.join("golden"), &out_dir);
+    }
+}
+
+fn golden(dir: &Path, out: &Path) {
+    if !dir.exists() {
+        return;
+    }
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut names: Vec<String> =
+        fs::read_dir(out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    for name in names {
+        let actual = if name.ends_with(".parquet") {
+            parquet_to_text(&out.join(&name)).unwrap()
+        } else if name.ends_with(".csv") {
+            fs::read_to_string(out.join(&name)).unwrap()
+        } else {
+            continue;
+        };
+        let file = dir.join(format!("{name}.txt"));
+        if update {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(&file, &actual).unwrap();
+        } else {
+            let want = fs::read_to_string(&file).unwrap_or_else(|_| panic!("missing golden {}", file.display()));
+            if want != actual {
+                let kept = root().join("target").join("golden-actual").join(&name);
+                fs::create_dir_all(kept.parent().unwrap()).unwrap();
+                fs::write(&kept, &actual).unwrap();
+                panic!("{name} differs from {}; actual output kept in {}", file.display(), kept.display());
+            }
+        }
+    }
+}
+
+/// Every input row is either decided or quarantined: nothing is lost.
+fn assert_rows_accounted(out: &Path) {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let mut input_rows: BTreeMap<String, u64> = BTreeMap::new();
+    for i in manifest["inputs"].as_array().unwrap() {
+        *input_rows.entry(i["table"].as_str().unwrap().to_string()).or_default() += i["rows"].as_u64().unwrap();
+    }
+    let quarantine = table(out, "quarantine.parquet");
+    let q = |t: &str| quarantine.iter().filter(|r| r["table"].as_deref() == Some(t)).count() as u64;
+    let cards = table(out, "card_decisions.parquet");
+    let certs: u64 = cards.iter().map(|r| r["cert_count"].as_ref().unwrap().parse::<u64>().unwrap()).sum();
+    let orgs = table(out, "org_compliance.parquet");
+    let known_orgs = orgs.iter().filter(|r| r["org_name"].is_some()).count() as u64;
+    let admins = table(out, "admin_review.parquet").len() as u64;
+    assert_eq!(input_rows["cards"], cards.len() as u64 + q("cards"), "cards");
+    assert_eq!(input_rows["certificates"], certs + q("certificates"), "certificates");
+    assert_eq!(input_rows["id_admins"], admins + q("id_admins"), "id_admins");
+    // Known organisations have a name in every fixture and sample.
+    assert_eq!(input_rows["organisations"], known_orgs + q("organisations"), "organisations");
+    assert_eq!(manifest["quarantined"].as_u64().unwrap(), quarantine.len() as u64);
+}
+
+#[test]
+fn rows_are_decided_or_quarantined() {
+    for input in [testdata("fixtures/rules/input"), testdata("sample/csv"), testdata("sample/parquet")] {
+        let out = tmp();
+        let o = out.path().join("o");
+        sweep(&["run", "--quiet", "--input", s(&input), "--out", s(&o), "--as-of", "2021-11-15"], 0);
+        assert_rows_accounted(&o);
+    }
+}
+
+/// All files of an output folder, with the manifest's run-specific keys removed.
+fn snapshot(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    for e in fs::read_dir(out).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let mut bytes = fs::read(&p).unwrap();
+        if name == "manifest.json" {
+            let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            v.as_object_mut().unwrap().remove("timings_ms");
+            v.as_object_mut().unwrap().remove("threads");
+            bytes = serde_json::to_vec(&v).unwrap();
+        }
+        m.insert(name, bytes);
+    }
+    m
+}
+
+#[test]
+fn threads_and_batch_sizes_do_not_change_a_byte() {
+    for input in [testdata("sample/parquet"), testdata("sample/csv"), testdata("fixtures/rules/input")] {
+        let mut seen: Option<BTreeMap<String, Vec<u8>>> = None;
+        for (threads, batch) in [("1", "65536"), ("2", "65536"), ("2", "7"), ("3", "1000")] {
+            let out = tmp();
+            let o = out.path().join("o");
+            let args = [
+                "run",
+                "--quiet",
+                "--input",
+                s(&input),
+                "--out",
+                s(&o),
+                "--as-of",
+                "2021-11-15",
+                "--threads",
+                threads,
+                "--batch-rows",
+                batch,
+            ];
+            sweep(&args, 0);
+            let snap = snapshot(&o);
+            if let Some(first) = &seen {
+                for (name, bytes) in first {
+                    assert!(
+                        snap[name] == *bytes,
+                        "{name} differs with --threads {threads} --batch-rows {batch} on {}",
+                        input.display()
+                    );
+                }
+            } else {
+                seen = Some(snap);
+            }
+        }
+    }
+}
+
+#[test]
+fn csv_and_parquet_inputs_give_the_same_decisions() {
+    let (a, b) = (tmp(), tmp());
+    let (oa, ob) = (a.path().join("o"), b.path().join("o"));
+    sweep(&["run", "--quiet", "--input", s(&testdata("sample/csv")), "--out", s(&oa), "--as-of", "2021-11-15"], 0);
+    sweep(&["run", "--quiet", "--input", s(&testdata("sample/parquet")), "--out", s(&ob), "--as-of", "2021-11-15"], 0);
+    for name in [
+        "card_decisions.parquet",
+        "org_compliance.parquet",
+        "admin_review.parquet",
+        "revocation_certificates.parquet",
+        "revocation_candidates.parquet",
+    ] {
+        assert_eq!(parquet_to_text(&oa.join(name)).unwrap(), parquet_to_text(&ob.join(name)).unwrap(), "{name}");
+    }
+    for name in ["org_compliance.csv", "revocation_candidates.csv", "revocation_certificates.csv"] {
+        assert_eq!(fs::read(oa.join(name)).unwrap(), fs::read(ob.join(name)).unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn a_failed_run_leaves_out_untouched() {
+    let work = tmp();
+    let input = work.path().join("in");
+    fs::create_dir(&input).unwrap();
+    for t in ["organisations", "id_admins", "cards"] {
+        fs::copy(testdata(&format!("fixtures/rules/input/{t}.csv")), input.join(format!("{t}.csv"))).unwrap();
+    }
+    // A truncated Parquet file: fatal, names the file.
+    let good = fs::read(testdata("sample/parquet/certificates.parquet")).unwrap();
+    fs::write(input.join("certificates.parquet"), &good[..good.len() / 2]).unwrap();
+    let out = work.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("previous.txt"), "last night").unwrap();
+    let o = sweep(&["run", "--quiet", "--force", "--input", s(&input), "--out", s(&out), "--as-of", "2021-11-15"], 1);
+    assert!(stderr(&o).contains("certificates.parquet"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(out.join("previous.txt")).unwrap(), "last night");
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    let leftovers: Vec<_> = fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "staging folder left behind: {leftovers:?}");
+}
+
+#[test]
+fn existing_out_needs_force_and_force_replaces() {
+    let work = tmp();
+    let out = work.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("previous.txt"), "x").unwrap();
+    let input = testdata("fixtures/rules/input");
+    let o = sweep(&["run", "--quiet", "--input", s(&input), "--out", s(&out), "--as-of", "2021-11-15"], 1);
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    sweep(&["run", "--quiet", "--force", "--input", s(&input), "--out", s(&out), "--as-of", "2021-11-15"], 0);
+    assert!(!out.join("previous.txt").exists());
+    assert!(out.join("manifest.json").exists());
+    // An empty existing folder is fine without --force.
+    let empty = work.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    sweep(&["run", "--quiet", "--input", s(&input), "--out", s(&empty), "--as-of", "2021-11-15"], 0);
+}
+
+#[test]
+fn strict_exits_3_with_results_written() {
+    let work = tmp();
+    let out = work.path().join("out");
+    sweep(
+        &[
+            "run",
+            "--quiet",
+            "--strict",
+            "--input",
+            s(&testdata("fixtures/rules/input")),
+            "--out",
+            s(&out),
+            "--as-of",
+            "2021-11-15",
+        ],
+        3,
+    );
+    assert!(out.join("manifest.json").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let work = tmp();
+    let out = work.path().join("out");
+    let input = testdata("fixtures/rules/input");
+    sweep(&["run", "--input", s(&input), "--out", s(&out), "--as-of", "15/11/2021"], 2);
+    sweep(&["run", "--input", s(&input), "--out", s(&out), "--threads", "0"], 2);
+    sweep(&["run", "--input", s(&input)], 2);
+    sweep(&["frobnicate"], 2);
+    assert!(!out.exists());
+}
+
+#[test]
+fn missing_required_column_names_table_file_and_column() {
+    let work = tmp();
+    let input = work.path().join("in");
+    fs::create_dir(&input).unwrap();
+    for t in ["organisations", "id_admins", "certificates"] {
+        fs::copy(testdata(&format!("fixtures/rules/input/{t}.csv")), input.join(format!("{t}.csv"))).unwrap();
+    }
+    fs::write(input.join("cards.csv"), "card_id,org_id,card_type,status\nC1,O1,SITHS,received\n").unwrap();
+    let o = sweep(
+        &["run", "--quiet", "--input", s(&input), "--out", s(&work.path().join("o")), "--as-of", "2021-11-15"],
+        1,
+    );
+    let e = stderr(&o);
+    assert!(e.contains("cards.csv") && e.contains("ordered_at") && e.contains("cards"), "{e}");
+    // Two forms of one table.
+    fs::write(input.join("cards.parquet"), "x").unwrap();
+    let o = sweep(
+        &["run", "--quiet", "--input", s(&input), "--out", s(&work.path().join("o")), "--as-of", "2021-11-15"],
+        1,
+    );
+    assert!(stderr(&o).contains("more than once"), "{}", stderr(&o));
+}
+
+#[test]
+fn generate_is_deterministic_whatever_the_threads() {
+    let (a, b) = (tmp(), tmp());
+    for fmt in ["parquet", "csv"] {
+        let (ga, gb) = (a.path().join(fmt), b.path().join(fmt));
+        sweep(&["generate", "--out", s(&ga), "--cards", "20000", "--seed", "7", "--threads", "1", "--format", fmt], 0);
+        sweep(&["generate", "--out", s(&gb), "--cards", "20000", "--seed", "7", "--threads", "2", "--format", fmt], 0);
+        for t in ["organisations", "id_admins", "cards", "certificates"] {
+            let f = format!("{t}.{fmt}");
+            assert!(fs::read(ga.join(&f)).unwrap() == fs::read(gb.join(&f)).unwrap(), "{f} differs across threads");
+        }
+    }
+}
+
+/// The promise for generated data: as of 2021-11-15 every finding but
+/// DEADLINE_PASSED fires and every verdict but REPLACE occurs; after the deadline,
+/// DEADLINE_PASSED and REPLACE occur.
+#[test]
+fn generated_export_exercises_every_rule() {
+    let work = tmp();
+    let g = work.path().join("g");
+    sweep(&["generate", "--out", s(&g), "--cards", "100000"], 0);
+    let totals = |as_of: &str| -> BTreeMap<String, i64> {
+        let o = work.path().join(format!("o{as_of}"));
+        sweep(&["run", "--quiet", "--input", s(&g), "--out", s(&o), "--as-of", as_of], 0);
+        let mut t = BTreeMap::new();
+        for r in table(&o, "org_compliance.parquet") {
+            for (k, v) in r {
+                if let Some(n) = v.and_then(|v| v.parse::<i64>().ok()) {
+                    *t.entry(k).or_default() += n;
+                }
+            }
+        }
+        t
+    };
+    let before = totals("2021-11-15");
+    for (k, v) in &before {
+        let expected_zero = matches!(k.as_str(), "deadline_passed" | "replace");
+        assert_eq!(*v == 0, expected_zero, "{k} = {v} as of 2021-11-15");
+    }
+    let after = totals("2021-12-20");
+    assert!(after["deadline_passed"] > 0 && after["replace"] > 0, "{after:?}");
+}
