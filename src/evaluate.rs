@@ -69,13 +69,14 @@ pub fn evaluate(data: &Ingested, policy: &Policy, as_of: i32) -> Evaluation {
     let (mut orgs, card_org, admin_org) = index_orgs(data);
     let admins = clear_orgs(&data.id_admins, &admin_org, &mut orgs, &dates, policy);
     let certs = classify_certs(&data.certificates, policy, &dates);
-    let counts = count_certs(&data.cert_card, &certs, data.cards.len());
+    let counts = count_certs(data.certificates.indices("card_id"), &certs, data.cards.len());
     let outcomes = evaluate_cards(&data.cards, &card_org, &orgs, &counts, &dates, policy);
     Evaluation { dates, orgs, admin_org, admins, card_org, counts, outcomes, certs }
 }
 
 /// Gives every organisation a dense number, and every card and administrator row the
-/// number of its organisation.
+/// number of its organisation. Cards carry org_id interned, so each distinct org_id is
+/// looked up once, not once per card.
 fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
     let t = &data.organisations;
     let mut orgs = Orgs {
@@ -93,37 +94,22 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
         orgs.names.push(t.str("org_name", i).map(str::to_string));
         orgs.known.push(true);
     }
-    let mut assign = |table: &Table| -> Vec<u32> {
-        let col = table.text("org_id");
-        let mut out = Vec::with_capacity(table.len());
-        // Cards of one organisation mostly come together: remember the last one.
-        let mut last: Option<(&str, u32)> = None;
-        for i in 0..table.len() {
-            let id = col.value(i);
-            let n = match last {
-                Some((l, n)) if l == id => n,
-                _ => {
-                    let n = match index.get(id) {
-                        Some(&n) => n,
-                        None => {
-                            let n = orgs.ids.len() as u32;
-                            index.insert(id.to_string(), n);
-                            orgs.ids.push(id.to_string());
-                            orgs.names.push(None);
-                            orgs.known.push(false);
-                            n
-                        }
-                    };
-                    last = Some((id, n));
-                    n
-                }
-            };
-            out.push(n);
+    let mut number = |id: &str| -> u32 {
+        if let Some(&n) = index.get(id) {
+            return n;
         }
-        out
+        let n = orgs.ids.len() as u32;
+        index.insert(id.to_string(), n);
+        orgs.ids.push(id.to_string());
+        orgs.names.push(None);
+        orgs.known.push(false);
+        n
     };
-    let card_org = assign(&data.cards);
-    let admin_org = assign(&data.id_admins);
+    let (ids, dict) = data.cards.interned("org_id");
+    let of_entry: Vec<u32> = dict.iter().map(|id| number(id)).collect();
+    let card_org = ids.iter().map(|&i| of_entry[i as usize]).collect();
+    let admins = &data.id_admins;
+    let admin_org = (0..admins.len()).map(|i| number(admins.str("org_id", i).expect("required"))).collect();
     let n = orgs.ids.len();
     orgs.clearance = vec![OrgClearance::default(); n];
     orgs.admins_listed = vec![0; n];
@@ -143,8 +129,8 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
                 email: t.str("email", i),
                 care_provider: t.str("care_provider", i),
                 care_unit: t.str("care_unit", i),
-                registered_at: reg[i],
-                trained_at: trained[i],
+                registered_at: reg.get(i),
+                trained_at: trained.get(i),
                 org_known: orgs.known[admin_org[i] as usize],
             };
             check_admin(&facts, dates)
@@ -159,7 +145,7 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
             continue;
         }
         let mut group: Vec<(AdminVerdict, Option<i64>)> =
-            rows.iter().map(|&i| (verdicts[i].clone(), trained[i])).collect();
+            rows.iter().map(|&i| (verdicts[i].clone(), trained.get(i))).collect();
         orgs.clearance[o] = clear_org(&mut group, policy.min_trained_admins);
         orgs.admins_listed[o] = rows.len() as i32;
         for (&i, (v, _)) in rows.iter().zip(group) {
@@ -169,28 +155,20 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
     verdicts
 }
 
-/// Issuer kind and activity of every certificate. Issuers repeat endlessly, so each
-/// task classifies a distinct issuer string once.
+/// Issuer kind and activity of every certificate. Issuers are interned, so each
+/// distinct issuer is classified once.
 fn classify_certs(t: &Table, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
-    let issuer = t.text("issuer");
+    let (issuer, dict) = t.interned("issuer");
+    let kinds: Vec<IssuerKind> = dict.iter().map(|name| policy.issuer_kind(name)).collect();
     let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
     let start_of_as_of = policy.zone.start_of_day(dates.as_of);
     (0..t.len())
         .into_par_iter()
         .with_min_len(CARD_CHUNK)
-        .map_init(FxMap::<&str, IssuerKind>::default, |cache, i| {
-            let name = issuer.value(i);
-            let kind = match cache.get(name) {
-                Some(&k) => k,
-                None => {
-                    let k = policy.issuer_kind(name);
-                    cache.insert(name, k);
-                    k
-                }
-            };
+        .map(|i| {
             // Active: "not revoked, and not_after null or its local date ≥ D".
-            let active = revoked[i] != Some(true) && not_after[i].is_none_or(|na| na >= start_of_as_of);
-            CertState { kind, active }
+            let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= start_of_as_of);
+            CertState { kind: kinds[issuer[i] as usize], active }
         })
         .collect()
 }
@@ -228,10 +206,10 @@ pub fn evaluate_cards(
             let facts = CardFacts {
                 card_type: if card_type[i] == CardType::Siths as u8 { CardType::Siths } else { CardType::SithsEid },
                 status: status_of(status[i]),
-                ordered_at: ordered[i].expect("required"),
-                sent_at: sent[i],
-                received_at: received[i],
-                upgraded_at: upgraded[i],
+                ordered_at: ordered.get(i).expect("required"),
+                sent_at: sent.get(i),
+                received_at: received.get(i),
+                upgraded_at: upgraded.get(i),
                 has_auth_code: auth[i],
                 has_sign_code: sign[i],
                 org_known: orgs.known[org],

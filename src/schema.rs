@@ -22,6 +22,8 @@ pub struct InputColumn {
     pub name: &'static str,
     pub kind: ColumnKind,
     pub required: bool,
+    /// Few distinct values: kept as ids into a dictionary.
+    pub interned: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +40,12 @@ impl InputTable {
 }
 
 const fn col(name: &'static str, kind: ColumnKind, required: bool) -> InputColumn {
-    InputColumn { name, kind, required }
+    InputColumn { name, kind, required, interned: false }
+}
+
+/// Low-cardinality text (an organisation per card, an issuer per certificate).
+const fn interned(name: &'static str, required: bool) -> InputColumn {
+    InputColumn { name, kind: ColumnKind::Text, required, interned: true }
 }
 
 use ColumnKind::{Bool, Label, Text, Time};
@@ -64,8 +71,8 @@ pub const CARDS: InputTable = InputTable {
     name: "cards",
     columns: &[
         col("card_id", Text, true),
-        col("org_id", Text, true),
-        col("care_unit", Text, false),
+        interned("org_id", true),
+        interned("care_unit", false),
         col("card_type", Label, true),
         col("status", Label, true),
         col("ordered_at", Time, true),
@@ -82,7 +89,7 @@ pub const CERTIFICATES: InputTable = InputTable {
     columns: &[
         col("cert_serial", Text, true),
         col("card_id", Text, true),
-        col("issuer", Text, true),
+        interned("issuer", true),
         col("not_after", Time, false),
         col("revoked", Bool, false),
     ],

@@ -19,7 +19,9 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 pub use discover::{Format, InputFile};
-pub use table::{RowRef, Table, TableBuilder};
+pub use table::{NULL_ID, NULL_TIME, RowRef, Table, TableBuilder, Times};
+
+type FxMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
 use crate::error::{Error, Result};
 use crate::schema::{self, InputTable};
@@ -143,9 +145,8 @@ pub struct Ingested {
     pub organisations: Table,
     pub id_admins: Table,
     pub cards: Table,
+    /// Its `card_id` column holds the index of the card in `cards`.
     pub certificates: Table,
-    /// For each certificate row, the index of its card in `cards`.
-    pub cert_card: Vec<u32>,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,
 }
@@ -153,38 +154,41 @@ pub struct Ingested {
 /// Reads and checks all four tables.
 pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMut(&str)) -> Result<Ingested> {
     let mut warnings = Vec::new();
-    let mut files = Vec::new();
+    let [orgs, admins, cards, certs] = schema::INPUT_TABLES;
+    // Find every table's files first: a missing table fails before any reading.
     let mut found = Vec::new();
-    for t in schema::INPUT_TABLES {
-        let list = discover::discover(input, &t, &mut warnings)?;
-        found.push(list);
+    for t in &schema::INPUT_TABLES {
+        found.push(discover::discover(input, t, &mut warnings)?);
     }
-    let mut quarantine = Vec::new();
-    let mut tables = Vec::new();
-    for (t, list) in schema::INPUT_TABLES.iter().zip(found) {
-        stage(t.name);
-        let (table, mut q) = read_table(t, &list, zone, batch_rows.max(1), &mut files)?;
-        quarantine.append(&mut q);
-        tables.push(table);
+    let (mut files, mut q) = (Vec::new(), Vec::new());
+    let rows = batch_rows.max(1);
+    stage(orgs.name);
+    let organisations = read_table(&orgs, &found[0], zone, rows, None, &mut files, &mut q)?;
+    stage(admins.name);
+    let id_admins = read_table(&admins, &found[1], zone, rows, None, &mut files, &mut q)?;
+    stage(cards.name);
+    let cards_read = read_table(&cards, &found[2], zone, rows, None, &mut files, &mut q)?;
+    let cards = keys::dedup(cards_read, &files, &mut q, &keys::TextKey("card_id"), "card_id");
+    // Certificates learn their card's index as they are read, so the card_id strings
+    // of tens of millions of certificates are never kept.
+    let ids = cards.text("card_id");
+    let mut index: FxMap<&str, u32> = FxMap::default();
+    index.reserve(cards.len());
+    for i in 0..cards.len() {
+        index.insert(ids.value(i), i as u32);
     }
-    let mut it = tables.into_iter();
-    let (organisations, id_admins, cards, certificates) =
-        (it.next().unwrap(), it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    let resolve = |t: &mut Table| t.resolve("card_id", |id| index.get(id).copied().unwrap_or(table::NULL_ID));
+    stage(certs.name);
+    let certificates = read_table(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
+    drop(index);
     stage("keys");
-    let organisations = keys::dedup(organisations, &files, &mut quarantine, |t, i| vec![t.str("org_id", i)], "org_id");
-    let cards = keys::dedup(cards, &files, &mut quarantine, |t, i| vec![t.str("card_id", i)], "card_id");
-    let certificates = keys::dedup(
-        certificates,
-        &files,
-        &mut quarantine,
-        |t, i| vec![t.str("issuer", i), t.str("cert_serial", i)],
-        "issuer,cert_serial",
-    );
-    let (certificates, cert_card) = keys::resolve_cards(certificates, &cards, &mut quarantine);
-    for q in &quarantine {
-        files[q.file as usize].quarantined += 1;
+    let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
+    let certificates = keys::dedup(certificates, &files, &mut q, &keys::CertKey, "issuer,cert_serial");
+    let certificates = keys::drop_unknown_cards(certificates, &mut q);
+    for row in &q {
+        files[row.file as usize].quarantined += 1;
     }
-    Ok(Ingested { files, organisations, id_admins, cards, certificates, cert_card, quarantine, warnings })
+    Ok(Ingested { files, organisations, id_admins, cards, certificates, quarantine: q, warnings })
 }
 
 fn read_table(
@@ -192,13 +196,20 @@ fn read_table(
     list: &[InputFile],
     zone: &Zone,
     batch_rows: usize,
+    resolve: Option<&(dyn Fn(&mut Table) + Sync)>,
     files: &mut Vec<InputFileInfo>,
-) -> Result<(Table, Vec<QuarantineRow>)> {
+    quarantine: &mut Vec<QuarantineRow>,
+) -> Result<Table> {
     let mut parts = Vec::new();
-    let mut quarantine = Vec::new();
     for f in list {
         let file = files.len() as u32;
-        let convert = |b: RawBatch| convert_batch(&b, table, zone);
+        let convert = |b: RawBatch| {
+            let (mut t, q) = convert_batch(&b, table, zone);
+            if let Some(r) = resolve {
+                r(&mut t);
+            }
+            (t, q)
+        };
         let (converted, rows, sha256) = match f.format {
             Format::Csv => {
                 let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
@@ -231,7 +242,7 @@ fn read_table(
             quarantined: 0,
         });
     }
-    Ok((Table::concat(*table, parts), quarantine))
+    Ok(Table::concat(*table, parts))
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -281,7 +292,7 @@ pub fn convert_batch(batch: &RawBatch, table: &InputTable, zone: &Zone) -> (Tabl
         .collect();
     let key = key_column(table).map(|k| values::TextAccess::new(batch.columns[k].as_ref().expect("keys are required")));
     let personal = table.name == "id_admins";
-    let mut out = TableBuilder::new(*table);
+    let mut out = TableBuilder::new(*table, batch.len);
     let mut quarantine = Vec::new();
     let mut row: Vec<Value<'_>> = Vec::with_capacity(table.columns.len());
     for i in 0..batch.len {

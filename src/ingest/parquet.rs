@@ -64,7 +64,9 @@ pub fn read_parquet<T: Send>(
     let per_group: Vec<Result<Vec<T>>> = (0..groups.len())
         .into_par_iter()
         .map(|g| {
-            let f = f.try_clone().map_err(|e| Error::io(path, e))?;
+            // A file of its own: clones of one handle share the read position, and
+            // parquet's File reader seeks, so parallel row groups would corrupt each other.
+            let f = File::open(path).map_err(|e| Error::io(path, e))?;
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
                 .with_row_groups(vec![g])
                 .with_projection(mask.clone())

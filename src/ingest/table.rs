@@ -1,11 +1,27 @@
 //! An input table after conversion: one typed column per SPEC column, valid rows only,
 //! in input (file-then-row) order, each row remembering where it came from.
+//!
+//! Memory matters at national scale (tens of millions of certificates), so columns are
+//! compact: timestamps are `i64` with a null sentinel, low-cardinality text (org_id on
+//! cards, issuers) is interned, and a certificate's card_id is replaced by the index of
+//! its card as soon as it is read.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use arrow_array::builder::LargeStringBuilder;
 use arrow_array::{Array, BooleanArray, LargeStringArray};
+use rustc_hash::FxHasher;
 
 use super::values::Value;
 use crate::schema::{ColumnKind, InputTable};
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The null of an interned or index column.
+pub const NULL_ID: u32 = u32::MAX;
+/// The null of a time column (no real instant is this early).
+pub const NULL_TIME: i64 = i64::MIN;
 
 /// Where a row came from: index into the sweep's input files, and 1-based data row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -18,9 +34,28 @@ pub struct RowRef {
 #[derive(Debug, Clone)]
 pub enum ColumnData {
     Text(LargeStringArray),
+    /// Low-cardinality text: an id per row into a dictionary of distinct values.
+    Interned {
+        ids: Vec<u32>,
+        dict: Vec<String>,
+    },
+    /// A key already resolved to the index of the row it refers to.
+    Index(Vec<u32>),
     Label(Vec<u8>),
-    Time(Vec<Option<i64>>),
+    Time(Vec<i64>),
     Bool(Vec<Option<bool>>),
+}
+
+/// A time column: `i64` µs with [`NULL_TIME`] for null.
+#[derive(Clone, Copy, Debug)]
+pub struct Times<'a>(pub &'a [i64]);
+
+impl Times<'_> {
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<i64> {
+        let t = self.0[i];
+        (t != NULL_TIME).then_some(t)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -39,38 +74,72 @@ impl Table {
         self.source.is_empty()
     }
 
+    fn column(&self, name: &str) -> &ColumnData {
+        &self.columns[self.def.column_index(name)]
+    }
+
     pub fn text(&self, name: &str) -> &LargeStringArray {
-        match &self.columns[self.def.column_index(name)] {
+        match self.column(name) {
             ColumnData::Text(a) => a,
+            _ => panic!("{name} is not a plain text column"),
+        }
+    }
+
+    /// A text value (plain or interned), `None` for null.
+    pub fn str(&self, name: &str, i: usize) -> Option<&str> {
+        match self.column(name) {
+            ColumnData::Text(a) => a.is_valid(i).then(|| a.value(i)),
+            ColumnData::Interned { ids, dict } => (ids[i] != NULL_ID).then(|| dict[ids[i] as usize].as_str()),
             _ => panic!("{name} is not a text column"),
         }
     }
 
-    /// A text value, `None` for null.
-    pub fn str(&self, name: &str, i: usize) -> Option<&str> {
-        let a = self.text(name);
-        a.is_valid(i).then(|| a.value(i))
+    /// An interned column's ids and dictionary.
+    pub fn interned(&self, name: &str) -> (&[u32], &[String]) {
+        match self.column(name) {
+            ColumnData::Interned { ids, dict } => (ids, dict),
+            _ => panic!("{name} is not an interned column"),
+        }
+    }
+
+    pub fn indices(&self, name: &str) -> &[u32] {
+        match self.column(name) {
+            ColumnData::Index(v) => v,
+            _ => panic!("{name} is not an index column"),
+        }
     }
 
     pub fn labels(&self, name: &str) -> &[u8] {
-        match &self.columns[self.def.column_index(name)] {
+        match self.column(name) {
             ColumnData::Label(v) => v,
             _ => panic!("{name} is not a label column"),
         }
     }
 
-    pub fn times(&self, name: &str) -> &[Option<i64>] {
-        match &self.columns[self.def.column_index(name)] {
-            ColumnData::Time(v) => v,
+    pub fn times(&self, name: &str) -> Times<'_> {
+        match self.column(name) {
+            ColumnData::Time(v) => Times(v),
             _ => panic!("{name} is not a time column"),
         }
     }
 
     pub fn bools(&self, name: &str) -> &[Option<bool>] {
-        match &self.columns[self.def.column_index(name)] {
+        match self.column(name) {
             ColumnData::Bool(v) => v,
             _ => panic!("{name} is not a boolean column"),
         }
+    }
+
+    /// Replaces a text column by the indices `resolve` gives its values.
+    pub fn resolve(&mut self, name: &str, resolve: impl Fn(&str) -> u32) {
+        let i = self.def.column_index(name);
+        let ids = match &self.columns[i] {
+            ColumnData::Text(a) => {
+                (0..a.len()).map(|r| if a.is_valid(r) { resolve(a.value(r)) } else { NULL_ID }).collect()
+            }
+            _ => panic!("{name} is not a plain text column"),
+        };
+        self.columns[i] = ColumnData::Index(ids);
     }
 
     /// The rows where `keep` is true, in order.
@@ -84,6 +153,8 @@ impl Table {
                     let f = arrow_select::filter::filter(a, &mask).expect("same length");
                     ColumnData::Text(f.as_any().downcast_ref::<LargeStringArray>().expect("large utf8").clone())
                 }
+                ColumnData::Interned { ids, dict } => ColumnData::Interned { ids: pick(keep, ids), dict: dict.clone() },
+                ColumnData::Index(v) => ColumnData::Index(pick(keep, v)),
                 ColumnData::Label(v) => ColumnData::Label(pick(keep, v)),
                 ColumnData::Time(v) => ColumnData::Time(pick(keep, v)),
                 ColumnData::Bool(v) => ColumnData::Bool(pick(keep, v)),
@@ -92,33 +163,96 @@ impl Table {
         Table { def: self.def, columns, source: pick(keep, &self.source) }
     }
 
-    /// Appends tables of the same definition, in order.
+    /// Appends parts of one table, in order, each column allocated once at its final size.
     pub fn concat(def: InputTable, parts: Vec<Table>) -> Table {
-        let mut b = TableBuilder::new(def);
-        for p in &parts {
-            b.source.extend_from_slice(&p.source);
-            for (dst, src) in b.columns.iter_mut().zip(&p.columns) {
-                match (dst, src) {
-                    (ColumnBuilder::Text(d), ColumnData::Text(s)) => {
-                        for v in s.iter() {
-                            d.append_option(v);
-                        }
-                    }
-                    (ColumnBuilder::Label(d), ColumnData::Label(s)) => d.extend_from_slice(s),
-                    (ColumnBuilder::Time(d), ColumnData::Time(s)) => d.extend_from_slice(s),
-                    (ColumnBuilder::Bool(d), ColumnData::Bool(s)) => d.extend_from_slice(s),
-                    _ => unreachable!("parts of one table have the same columns"),
-                }
-            }
+        if parts.is_empty() {
+            return TableBuilder::new(def, 0).finish();
         }
-        b.finish()
+        let n: usize = parts.iter().map(Table::len).sum();
+        let mut source = Vec::with_capacity(n);
+        for p in &parts {
+            source.extend_from_slice(&p.source);
+        }
+        let columns = (0..def.columns.len()).map(|c| concat_column(parts.iter().map(|p| &p.columns[c]), n)).collect();
+        Table { def, columns, source }
+    }
+}
+
+fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usize) -> ColumnData {
+    fn flat<'b, T: Copy + 'b>(n: usize, parts: impl Iterator<Item = &'b [T]>) -> Vec<T> {
+        let mut v = Vec::with_capacity(n);
+        for p in parts {
+            v.extend_from_slice(p);
+        }
+        v
+    }
+    let first = cols.clone().next().expect("at least one part");
+    match first {
+        ColumnData::Text(_) => {
+            let arrays: Vec<&dyn Array> = cols
+                .map(|c| match c {
+                    ColumnData::Text(a) => a as &dyn Array,
+                    _ => unreachable!("parts of one table have the same columns"),
+                })
+                .collect();
+            let a = arrow_select::concat::concat(&arrays).expect("same types");
+            ColumnData::Text(a.as_any().downcast_ref::<LargeStringArray>().expect("large utf8").clone())
+        }
+        ColumnData::Interned { .. } => {
+            let mut global: FxMap<&str, u32> = FxMap::default();
+            let mut dict: Vec<String> = Vec::new();
+            let mut ids = Vec::with_capacity(n);
+            for c in cols {
+                let ColumnData::Interned { ids: part_ids, dict: part_dict } = c else { unreachable!() };
+                let remap: Vec<u32> = part_dict
+                    .iter()
+                    .map(|s| {
+                        *global.entry(s.as_str()).or_insert_with(|| {
+                            dict.push(s.clone());
+                            (dict.len() - 1) as u32
+                        })
+                    })
+                    .collect();
+                ids.extend(part_ids.iter().map(|&i| if i == NULL_ID { NULL_ID } else { remap[i as usize] }));
+            }
+            ColumnData::Interned { ids, dict }
+        }
+        ColumnData::Index(_) => ColumnData::Index(flat(
+            n,
+            cols.map(|c| match c {
+                ColumnData::Index(v) => v.as_slice(),
+                _ => unreachable!(),
+            }),
+        )),
+        ColumnData::Label(_) => ColumnData::Label(flat(
+            n,
+            cols.map(|c| match c {
+                ColumnData::Label(v) => v.as_slice(),
+                _ => unreachable!(),
+            }),
+        )),
+        ColumnData::Time(_) => ColumnData::Time(flat(
+            n,
+            cols.map(|c| match c {
+                ColumnData::Time(v) => v.as_slice(),
+                _ => unreachable!(),
+            }),
+        )),
+        ColumnData::Bool(_) => ColumnData::Bool(flat(
+            n,
+            cols.map(|c| match c {
+                ColumnData::Bool(v) => v.as_slice(),
+                _ => unreachable!(),
+            }),
+        )),
     }
 }
 
 enum ColumnBuilder {
     Text(LargeStringBuilder),
+    Interned { ids: Vec<u32>, dict: Vec<String>, index: FxMap<Box<str>, u32> },
     Label(Vec<u8>),
-    Time(Vec<Option<i64>>),
+    Time(Vec<i64>),
     Bool(Vec<Option<bool>>),
 }
 
@@ -130,18 +264,22 @@ pub struct TableBuilder {
 }
 
 impl TableBuilder {
-    pub fn new(def: InputTable) -> TableBuilder {
+    /// A builder for about `rows` rows.
+    pub fn new(def: InputTable, rows: usize) -> TableBuilder {
         let columns = def
             .columns
             .iter()
             .map(|c| match c.kind {
-                ColumnKind::Text => ColumnBuilder::Text(LargeStringBuilder::new()),
-                ColumnKind::Label => ColumnBuilder::Label(Vec::new()),
-                ColumnKind::Time => ColumnBuilder::Time(Vec::new()),
-                ColumnKind::Bool => ColumnBuilder::Bool(Vec::new()),
+                ColumnKind::Text if c.interned => {
+                    ColumnBuilder::Interned { ids: Vec::with_capacity(rows), dict: Vec::new(), index: FxMap::default() }
+                }
+                ColumnKind::Text => ColumnBuilder::Text(LargeStringBuilder::with_capacity(rows, rows * 16)),
+                ColumnKind::Label => ColumnBuilder::Label(Vec::with_capacity(rows)),
+                ColumnKind::Time => ColumnBuilder::Time(Vec::with_capacity(rows)),
+                ColumnKind::Bool => ColumnBuilder::Bool(Vec::with_capacity(rows)),
             })
             .collect();
-        TableBuilder { def, columns, source: Vec::new() }
+        TableBuilder { def, columns, source: Vec::with_capacity(rows) }
     }
 
     /// Appends one row whose values passed every check, one per column in table order.
@@ -151,10 +289,23 @@ impl TableBuilder {
             match (b, v) {
                 (ColumnBuilder::Text(b), Value::Text(s)) => b.append_value(s),
                 (ColumnBuilder::Text(b), _) => b.append_null(),
+                (ColumnBuilder::Interned { ids, dict, index }, Value::Text(s)) => {
+                    let id = match index.get(s.as_ref()) {
+                        Some(&id) => id,
+                        None => {
+                            let id = dict.len() as u32;
+                            dict.push(s.to_string());
+                            index.insert(s.as_ref().into(), id);
+                            id
+                        }
+                    };
+                    ids.push(id);
+                }
+                (ColumnBuilder::Interned { ids, .. }, _) => ids.push(NULL_ID),
                 (ColumnBuilder::Label(b), Value::Label(l)) => b.push(*l),
                 (ColumnBuilder::Label(b), _) => b.push(u8::MAX),
-                (ColumnBuilder::Time(b), Value::Time(t)) => b.push(Some(*t)),
-                (ColumnBuilder::Time(b), _) => b.push(None),
+                (ColumnBuilder::Time(b), Value::Time(t)) => b.push(*t),
+                (ColumnBuilder::Time(b), _) => b.push(NULL_TIME),
                 (ColumnBuilder::Bool(b), Value::Bool(x)) => b.push(Some(*x)),
                 (ColumnBuilder::Bool(b), _) => b.push(None),
             }
@@ -167,6 +318,7 @@ impl TableBuilder {
             .into_iter()
             .map(|c| match c {
                 ColumnBuilder::Text(mut b) => ColumnData::Text(b.finish()),
+                ColumnBuilder::Interned { ids, dict, .. } => ColumnData::Interned { ids, dict },
                 ColumnBuilder::Label(v) => ColumnData::Label(v),
                 ColumnBuilder::Time(v) => ColumnData::Time(v),
                 ColumnBuilder::Bool(v) => ColumnData::Bool(v),

@@ -237,21 +237,27 @@ impl<'a> ColumnReader<'a> {
                     TimeUnit::Microsecond => Some(v),
                     TimeUnit::Nanosecond => Some(v.div_euclid(1_000)),
                 };
-                let us = us.ok_or_else(|| CellError::Bad { what: "timestamp out of range", value: v.to_string() })?;
+                let us = us.filter(|us| (MIN_MICROS..=MAX_MICROS).contains(us)).ok_or_else(|| CellError::Bad {
+                    what: "timestamp outside the years 0001–9999",
+                    value: v.to_string(),
+                })?;
                 Ok(Value::Time(if *instant { us } else { zone.local_to_instant(us) }))
             }
-            ColumnReader::Date32(a) => Ok(if a.is_null(i) {
-                Value::Null
-            } else {
-                Value::Time(zone.local_to_instant(i64::from(a.value(i)) * MICROS_PER_DAY))
-            }),
-            ColumnReader::Date64(a) => Ok(if a.is_null(i) {
-                Value::Null
-            } else {
-                // Date64 is milliseconds of a date; the date is what counts.
-                let day = a.value(i).div_euclid(86_400_000);
-                Value::Time(zone.local_to_instant(day * MICROS_PER_DAY))
-            }),
+            ColumnReader::Date32(a) => {
+                if a.is_null(i) {
+                    Ok(Value::Null)
+                } else {
+                    date(i64::from(a.value(i)), zone)
+                }
+            }
+            // Date64 is milliseconds of a date; the date is what counts.
+            ColumnReader::Date64(a) => {
+                if a.is_null(i) {
+                    Ok(Value::Null)
+                } else {
+                    date(a.value(i).div_euclid(86_400_000), zone)
+                }
+            }
             ColumnReader::Bool(a) => Ok(if a.is_null(i) { Value::Null } else { Value::Bool(a.value(i)) }),
             ColumnReader::BoolText(t) => match t.get(i).filter(|s| !s.trim().is_empty()) {
                 None => Ok(Value::Null),
@@ -260,6 +266,20 @@ impl<'a> ColumnReader<'a> {
                     .ok_or_else(|| CellError::Bad { what: "not a boolean", value: s.into_owned() }),
             },
         }
+    }
+}
+
+/// The instants the sweep accepts: years 0001 to 9999, as in text. Beyond them no
+/// calendar arithmetic or output format is meaningful (and `i64` µs would overflow).
+const MIN_MICROS: i64 = -62_135_596_800 * 1_000_000;
+const MAX_MICROS: i64 = 253_402_300_799 * 1_000_000 + 999_999;
+
+/// A date as 00:00 local time that day.
+fn date(days: i64, zone: &Zone) -> Result<Value<'static>, CellError> {
+    let local = days.checked_mul(MICROS_PER_DAY).filter(|us| (MIN_MICROS..=MAX_MICROS).contains(us));
+    match local {
+        Some(l) => Ok(Value::Time(zone.local_to_instant(l))),
+        None => Err(CellError::Bad { what: "date outside the years 0001–9999", value: days.to_string() }),
     }
 }
 

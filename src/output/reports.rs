@@ -9,7 +9,7 @@ use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
@@ -55,7 +55,7 @@ pub fn card_order(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<u32> {
 
 pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<RecordBatch> {
     let t = &d.cards;
-    let (ids, orgs, units) = (t.text("card_id"), t.text("org_id"), t.text("care_unit"));
+    let ids = t.text("card_id");
     let (types, statuses) = (t.labels("card_type"), t.labels("status"));
     order
         .par_chunks(OUT_BATCH)
@@ -76,8 +76,8 @@ pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<Record
                 let i = i as usize;
                 let o = &e.outcomes[i];
                 card_id.append_value(ids.value(i));
-                org_id.append_value(orgs.value(i));
-                care_unit.append_option(units.is_valid(i).then(|| units.value(i)));
+                org_id.append_value(&e.orgs.ids[e.card_org[i] as usize]);
+                care_unit.append_option(t.str("care_unit", i));
                 card_type.append_value(card_type_label(types[i]));
                 status.append_value(status_label(statuses[i]));
                 verdict.append_value(o.verdict.code());
@@ -125,23 +125,24 @@ pub fn status_label(code: u8) -> &'static str {
 /// revoke (active ones), sorted by (serial, issuer) bytes.
 pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<(u32, Vec<u32>)> {
     let mut certs_of: HashMap<u32, Vec<u32>> = HashMap::new();
-    for (c, (&card, s)) in d.cert_card.iter().zip(&e.certs).enumerate() {
+    for (c, (&card, s)) in d.certificates.indices("card_id").iter().zip(&e.certs).enumerate() {
         if s.kind == IssuerKind::CardIssuer && s.active && e.outcomes[card as usize].verdict == Verdict::Revoke {
             certs_of.entry(card).or_default().push(c as u32);
         }
     }
-    let (serial, issuer) = (d.certificates.text("cert_serial"), d.certificates.text("issuer"));
+    let certs = &d.certificates;
+    let serial = certs.text("cert_serial");
     order
         .iter()
         .filter(|&&i| e.outcomes[i as usize].verdict == Verdict::Revoke)
         .map(|&i| {
-            let mut certs = certs_of.remove(&i).unwrap_or_default();
-            certs.sort_unstable_by(|&a, &b| {
+            let mut list = certs_of.remove(&i).unwrap_or_default();
+            list.sort_unstable_by(|&a, &b| {
                 let (a, b) = (a as usize, b as usize);
-                (serial.value(a).as_bytes(), issuer.value(a).as_bytes())
-                    .cmp(&(serial.value(b).as_bytes(), issuer.value(b).as_bytes()))
+                (serial.value(a).as_bytes(), certs.str("issuer", a).unwrap_or("").as_bytes())
+                    .cmp(&(serial.value(b).as_bytes(), certs.str("issuer", b).unwrap_or("").as_bytes()))
             });
-            (i, certs)
+            (i, list)
         })
         .collect()
 }
@@ -152,7 +153,7 @@ fn revoke_rule(e: &Evaluation, card: usize) -> &'static str {
 
 pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
     let t = &d.cards;
-    let (ids, orgs, units) = (t.text("card_id"), t.text("org_id"), t.text("care_unit"));
+    let ids = t.text("card_id");
     let serial = d.certificates.text("cert_serial");
     revs.chunks(OUT_BATCH)
         .map(|chunk| {
@@ -170,14 +171,14 @@ pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32
             for (card, certs) in chunk {
                 let i = *card as usize;
                 b.0.append_value(ids.value(i));
-                b.1.append_value(orgs.value(i));
-                b.2.append_option(units.is_valid(i).then(|| units.value(i)));
+                b.1.append_value(&e.orgs.ids[e.card_org[i] as usize]);
+                b.2.append_option(t.str("care_unit", i));
                 b.3.append_value(card_type_label(t.labels("card_type")[i]));
                 b.4.append_value(status_label(t.labels("status")[i]));
                 b.5.append_value(revoke_rule(e, i));
-                ordered.append_option(t.times("ordered_at")[i]);
-                received.append_option(t.times("received_at")[i]);
-                upgraded.append_option(t.times("upgraded_at")[i]);
+                ordered.append_option(t.times("ordered_at").get(i));
+                received.append_option(t.times("received_at").get(i));
+                upgraded.append_option(t.times("upgraded_at").get(i));
                 due.append_option(e.outcomes[i].issuance_due);
                 for &c in certs {
                     serials.values().append_value(serial.value(c as usize));
@@ -205,17 +206,18 @@ pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32
 }
 
 pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
-    let (ids, orgs) = (d.cards.text("card_id"), d.cards.text("org_id"));
-    let (serial, issuer) = (d.certificates.text("cert_serial"), d.certificates.text("issuer"));
+    let ids = d.cards.text("card_id");
+    let certs = &d.certificates;
+    let serial = certs.text("cert_serial");
     let rows: Vec<(usize, usize)> =
         revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize))).collect();
     rows.chunks(OUT_BATCH)
         .map(|chunk| {
             let mut cols: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
             for &(card, c) in chunk {
-                cols[0].append_value(orgs.value(card));
+                cols[0].append_value(&e.orgs.ids[e.card_org[card] as usize]);
                 cols[1].append_value(ids.value(card));
-                cols[2].append_value(issuer.value(c));
+                cols[2].append_option(certs.str("issuer", c));
                 cols[3].append_value(serial.value(c));
                 cols[4].append_value(revoke_rule(e, card));
             }
@@ -290,8 +292,8 @@ pub fn admin_review(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<Recor
                 s[1].append_option(t.str("name", i));
                 s[2].append_option(v.masked.as_deref());
                 s[3].append_option(t.str("email", i));
-                reg.append_option(t.times("registered_at")[i]);
-                trained.append_option(t.times("trained_at")[i]);
+                reg.append_option(t.times("registered_at").get(i));
+                trained.append_option(t.times("trained_at").get(i));
                 qualified.append_value(v.qualified);
                 for p in v.problems.iter() {
                     problems.values().append_value(p.code());
