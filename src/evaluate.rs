@@ -157,7 +157,7 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
 
 /// Issuer kind and activity of every certificate. Issuers are interned, so each
 /// distinct issuer is classified once.
-fn classify_certs(t: &Table, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
+pub fn classify_certs(t: &Table, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
     let (issuer, dict) = t.interned("issuer");
     let kinds: Vec<IssuerKind> = dict.iter().map(|name| policy.issuer_kind(name)).collect();
     let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
@@ -174,7 +174,7 @@ fn classify_certs(t: &Table, policy: &Policy, dates: &SweepDates) -> Vec<CertSta
 }
 
 /// Sums certificates per card. Addition commutes, so the counts do not depend on order.
-fn count_certs(cert_card: &[u32], certs: &[CertState], n_cards: usize) -> Vec<CertCounts> {
+pub fn count_certs(cert_card: &[u32], certs: &[CertState], n_cards: usize) -> Vec<CertCounts> {
     let mut counts = vec![CertCounts::default(); n_cards];
     for (&card, c) in cert_card.iter().zip(certs) {
         let k = &mut counts[card as usize];

@@ -44,6 +44,25 @@ impl Summary {
     }
 }
 
+/// Wall time per stage, for the manifest's `timings_ms`.
+#[derive(Default)]
+struct Clock {
+    current: Option<(String, Instant)>,
+    laps: Vec<(String, u128)>,
+}
+
+impl Clock {
+    /// Ends the current stage and starts `next` (none if empty).
+    fn lap(&mut self, next: &str) {
+        if let Some((name, t)) = self.current.take() {
+            self.laps.push((name, t.elapsed().as_millis()));
+        }
+        if !next.is_empty() {
+            self.current = Some((next.to_string(), Instant::now()));
+        }
+    }
+}
+
 /// Runs a sweep on a rayon pool of `plan.threads`, telling `stage` as each stage starts.
 pub fn run(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -54,26 +73,24 @@ pub fn run(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary>
 }
 
 fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary> {
-    let mut timings: Vec<(String, u128)> = Vec::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &str| {
-        timings.push((name.to_string(), clock.elapsed().as_millis()));
-        clock = Instant::now();
-    };
+    let mut clock = Clock::default();
     // Fail on a bad --out before reading gigabytes.
     let staging = Staging::new(&plan.out, plan.force)?;
-    let data =
-        ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| stage(&format!("reading {what}")))?;
-    lap("ingest");
+    let data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| {
+        clock.lap(&format!("read_{what}"));
+        stage(&format!("reading {what}"));
+    })?;
+    clock.lap("evaluate");
     stage("evaluating cards");
     let eval = evaluate::evaluate(&data, &plan.policy, plan.as_of);
-    lap("evaluate");
+    clock.lap("aggregate");
     stage("aggregating organisations");
     let counts = aggregate::rollup(&eval);
-    lap("aggregate");
+    clock.lap("write");
     stage("writing outputs");
     let written = output::write_outputs(&staging.dir, &data, &eval, &counts)?;
-    lap("write");
+    clock.lap("");
+    let timings = clock.laps;
     let verdicts = aggregate::verdict_totals(&counts);
     let facts = output::RunFacts {
         as_of: plan.as_of,

@@ -191,7 +191,7 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     Ok(Ingested { files, organisations, id_admins, cards, certificates, quarantine: q, warnings })
 }
 
-fn read_table(
+pub fn read_table(
     table: &InputTable,
     list: &[InputFile],
     zone: &Zone,

@@ -10,7 +10,7 @@ use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, TimeUnit};
 
-use crate::rules::{CardType, Status, normalise_label};
+use crate::rules::{CardType, Status, match_label};
 use crate::schema::ColumnKind;
 use crate::time::{MICROS_PER_DAY, TextTime, Zone, parse_text_time};
 
@@ -32,8 +32,8 @@ impl LabelSet {
 
     fn parse(self, label: &str) -> Option<u8> {
         match self {
-            LabelSet::CardType => CardType::from_label(label).map(|t| t as u8),
-            LabelSet::Status => Status::from_label(label).map(|s| s as u8),
+            LabelSet::CardType => match_label(label, CardType::from_label).map(|t| t as u8),
+            LabelSet::Status => match_label(label, Status::from_label).map(|s| s as u8),
         }
     }
 }
@@ -214,7 +214,7 @@ impl<'a> ColumnReader<'a> {
             ColumnReader::Label(t, set) => match t.get(i).filter(|s| !s.trim().is_empty()) {
                 None => Ok(Value::Null),
                 Some(s) => set
-                    .parse(&normalise_label(&s))
+                    .parse(&s)
                     .map(Value::Label)
                     .ok_or_else(|| CellError::Bad { what: "unknown label", value: s.into_owned() }),
             },

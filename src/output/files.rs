@@ -153,7 +153,13 @@ impl CsvSink {
                 if c > 0 {
                     self.line.push(',');
                 }
-                self.line.push_str(&quote(&cell_text(col.as_ref(), r)));
+                let start = self.line.len();
+                write_cell(&mut self.line, col.as_ref(), r);
+                if self.line[start..].contains([',', '"', '\r', '\n']) {
+                    let q = quote(&self.line[start..]);
+                    self.line.truncate(start);
+                    self.line.push_str(&q);
+                }
             }
             self.line.push('\n');
             self.w.write_all(self.line.as_bytes()).map_err(|e| Error::io(&self.path, e))?;
@@ -178,25 +184,41 @@ pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBa
 
 /// One cell as CSV text (unquoted).
 pub fn cell_text(a: &dyn Array, r: usize) -> String {
+    let mut s = String::new();
+    write_cell(&mut s, a, r);
+    s
+}
+
+/// Appends one cell's text (unquoted) to `out`; nothing for null.
+fn write_cell(out: &mut String, a: &dyn Array, r: usize) {
+    use std::fmt::Write as _;
     if a.is_null(r) {
-        return String::new();
+        return;
     }
-    match a.data_type() {
-        DataType::Utf8 => a.as_string::<i32>().value(r).to_string(),
-        DataType::Int32 => a.as_primitive::<Int32Type>().value(r).to_string(),
-        DataType::Int64 => a.as_primitive::<Int64Type>().value(r).to_string(),
+    let _ = match a.data_type() {
+        DataType::Utf8 => write!(out, "{}", a.as_string::<i32>().value(r)),
+        DataType::Int32 => write!(out, "{}", a.as_primitive::<Int32Type>().value(r)),
+        DataType::Int64 => write!(out, "{}", a.as_primitive::<Int64Type>().value(r)),
         // Rust's Display for f64 is the shortest text that reads back to the same value.
-        DataType::Float64 => a.as_primitive::<Float64Type>().value(r).to_string(),
-        DataType::Boolean => a.as_boolean().value(r).to_string(),
-        DataType::Date32 => format_date(a.as_primitive::<Date32Type>().value(r)),
-        DataType::Timestamp(_, _) => format_instant(a.as_primitive::<TimestampMicrosecondType>().value(r)),
+        DataType::Float64 => write!(out, "{}", a.as_primitive::<Float64Type>().value(r)),
+        DataType::Boolean => write!(out, "{}", a.as_boolean().value(r)),
+        DataType::Date32 => write!(out, "{}", format_date(a.as_primitive::<Date32Type>().value(r))),
+        DataType::Timestamp(_, _) => {
+            write!(out, "{}", format_instant(a.as_primitive::<TimestampMicrosecondType>().value(r)))
+        }
         DataType::List(_) => {
             let l = a.as_list::<i32>().value(r);
             let s = l.as_string::<i32>();
-            (0..s.len()).map(|i| s.value(i)).collect::<Vec<_>>().join(";")
+            for i in 0..s.len() {
+                if i > 0 {
+                    out.push(';');
+                }
+                out.push_str(s.value(i));
+            }
+            Ok(())
         }
         t => unreachable!("no output column has type {t}"),
-    }
+    };
 }
 
 /// RFC 4180 quoting where needed.

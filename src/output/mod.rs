@@ -18,73 +18,89 @@ use crate::rules::{Policy, Verdict};
 use crate::time::format_date;
 pub use files::Written;
 
-/// Writes every output file (not the manifest) into `dir`.
+/// Writes every output file (not the manifest) into `dir`. The files are independent,
+/// so they are written concurrently; the list comes back in a fixed order.
 pub fn write_outputs(dir: &Path, d: &Ingested, e: &Evaluation, counts: &[OrgCounts]) -> Result<Vec<Written>> {
     use files::{write_csv, write_parquet};
+    use rayon::prelude::*;
     let (org_order, org_rank) = reports::org_order(e);
     let card_order = reports::card_order(d, e, &org_rank);
+    type Job<'a> = Box<dyn Fn() -> Result<Vec<Written>> + Send + Sync + 'a>;
+    let jobs: Vec<Job<'_>> = vec![
+        Box::new(|| {
+            let batches = reports::card_decisions(d, e, &card_order);
+            let schema = crate::schema::card_decisions();
+            Ok(vec![write_parquet(
+                dir,
+                "card_decisions.parquet",
+                &schema,
+                batches,
+                &["card_id"],
+                &["org_id", "card_id"],
+            )?])
+        }),
+        Box::new(|| {
+            let revs = reports::revocations(d, e, &card_order);
+            let cand = reports::revocation_candidates(d, e, &revs);
+            let schema = crate::schema::revocation_candidates();
+            let unique = ["card_id", "ordered_at", "received_at", "upgraded_at"];
+            let mut out = vec![
+                write_parquet(
+                    dir,
+                    "revocation_candidates.parquet",
+                    &schema,
+                    cand.clone(),
+                    &unique,
+                    &["org_id", "card_id"],
+                )?,
+                write_csv(dir, "revocation_candidates.csv", &schema, &cand)?,
+            ];
+            let certs = reports::revocation_certificates(d, e, &revs);
+            let schema = crate::schema::revocation_certificates();
+            let sort = ["org_id", "card_id", "cert_serial", "issuer"];
+            out.push(write_parquet(
+                dir,
+                "revocation_certificates.parquet",
+                &schema,
+                certs.clone(),
+                &["cert_serial"],
+                &sort,
+            )?);
+            out.push(write_csv(dir, "revocation_certificates.csv", &schema, &certs)?);
+            Ok(out)
+        }),
+        Box::new(|| {
+            let orgs = reports::org_compliance(e, counts, &org_order);
+            let schema = crate::schema::org_compliance();
+            Ok(vec![
+                write_parquet(
+                    dir,
+                    "org_compliance.parquet",
+                    &schema,
+                    orgs.clone(),
+                    &["org_id", "cleared_at"],
+                    &["org_id"],
+                )?,
+                write_csv(dir, "org_compliance.csv", &schema, &orgs)?,
+            ])
+        }),
+        Box::new(|| {
+            let admins = reports::admin_review(d, e, &org_rank);
+            let schema = crate::schema::admin_review();
+            let unique = ["email", "registered_at", "trained_at"];
+            Ok(vec![write_parquet(dir, "admin_review.parquet", &schema, admins, &unique, &["org_id"])?])
+        }),
+        Box::new(|| {
+            let q = reports::quarantine(&d.quarantine, &d.files);
+            let schema = crate::schema::quarantine();
+            Ok(vec![write_parquet(dir, "quarantine.parquet", &schema, q, &["row"], &["table", "file", "row"])?])
+        }),
+    ];
+    let written: Vec<Result<Vec<Written>>> = jobs.par_iter().map(|job| job()).collect();
     let mut out = Vec::new();
-
-    let batches = reports::card_decisions(d, e, &card_order);
-    out.push(write_parquet(
-        dir,
-        "card_decisions.parquet",
-        &crate::schema::card_decisions(),
-        batches,
-        &["card_id"],
-        &["org_id", "card_id"],
-    )?);
-
-    let revs = reports::revocations(d, e, &card_order);
-    let cand = reports::revocation_candidates(d, e, &revs);
-    let schema = crate::schema::revocation_candidates();
-    let ts = ["card_id", "ordered_at", "received_at", "upgraded_at"];
-    out.push(write_parquet(dir, "revocation_candidates.parquet", &schema, cand.clone(), &ts, &["org_id", "card_id"])?);
-    out.push(write_csv(dir, "revocation_candidates.csv", &schema, &cand)?);
-
-    let certs = reports::revocation_certificates(d, e, &revs);
-    let schema = crate::schema::revocation_certificates();
-    out.push(write_parquet(
-        dir,
-        "revocation_certificates.parquet",
-        &schema,
-        certs.clone(),
-        &["cert_serial"],
-        &["org_id", "card_id", "cert_serial", "issuer"],
-    )?);
-    out.push(write_csv(dir, "revocation_certificates.csv", &schema, &certs)?);
-
-    let orgs = reports::org_compliance(e, counts, &org_order);
-    let schema = crate::schema::org_compliance();
-    out.push(write_parquet(
-        dir,
-        "org_compliance.parquet",
-        &schema,
-        orgs.clone(),
-        &["org_id", "cleared_at"],
-        &["org_id"],
-    )?);
-    out.push(write_csv(dir, "org_compliance.csv", &schema, &orgs)?);
-
-    let admins = reports::admin_review(d, e, &org_rank);
-    out.push(write_parquet(
-        dir,
-        "admin_review.parquet",
-        &crate::schema::admin_review(),
-        admins,
-        &["email", "registered_at", "trained_at"],
-        &["org_id"],
-    )?);
-
-    let q = reports::quarantine(&d.quarantine, &d.files);
-    out.push(write_parquet(
-        dir,
-        "quarantine.parquet",
-        &crate::schema::quarantine(),
-        q,
-        &["row"],
-        &["table", "file", "row"],
-    )?);
+    for w in written {
+        out.extend(w?);
+    }
     Ok(out)
 }
 

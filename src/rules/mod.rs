@@ -269,6 +269,21 @@ pub fn normalise_label(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(t.nfc().collect::<String>().to_lowercase())
 }
 
+/// Matches a label without allocating when it is short ASCII (the common case: every
+/// row of a national export carries `SITHS` or `received`), else through
+/// [`normalise_label`].
+pub fn match_label<T>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let t = text.trim();
+    let mut buf = [0u8; 16];
+    if t.len() <= buf.len() && t.is_ascii() {
+        let b = &mut buf[..t.len()];
+        b.copy_from_slice(t.as_bytes());
+        b.make_ascii_lowercase();
+        return parse(std::str::from_utf8(b).expect("ASCII is UTF-8"));
+    }
+    parse(&normalise_label(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
