@@ -77,8 +77,8 @@ pub fn dedup(
                     let id_col = table.def.columns[0].name;
                     quarantine.push(QuarantineRow {
                         table: table.def.name,
-                        file: s.file,
-                        row: s.row,
+                        file: s.file(),
+                        row: s.row(),
                         key: table.str(id_col, i as usize).map(str::to_string),
                         column: Some(column),
                         error: QError::DuplicateKey,
@@ -94,10 +94,10 @@ pub fn dedup(
 }
 
 fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> String {
-    if this.file == first.file {
-        format!("same key as row {}", first.row)
+    if this.file() == first.file() {
+        format!("same key as row {}", first.row())
     } else {
-        format!("same key as row {} of {}", first.row, files[first.file as usize].rel)
+        format!("same key as row {} of {}", first.row(), files[first.file() as usize].rel)
     }
 }
 
@@ -113,8 +113,8 @@ pub fn drop_unknown_cards(certs: Table, quarantine: &mut Vec<QuarantineRow>) -> 
         let s = certs.source[i];
         quarantine.push(QuarantineRow {
             table: certs.def.name,
-            file: s.file,
-            row: s.row,
+            file: s.file(),
+            row: s.row(),
             key: certs.str("cert_serial", i).map(str::to_string),
             column: Some("card_id"),
             error: QError::UnknownCard,

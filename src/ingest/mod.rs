@@ -18,8 +18,11 @@ use arrow_array::ArrayRef;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use arrow_array::Array;
+use arrow_array::builder::LargeStringBuilder;
 pub use discover::{Format, InputFile};
-pub use table::{NULL_ID, NULL_TIME, RowRef, Table, TableBuilder, Times};
+use schema::ColumnKind;
+pub use table::{ColumnData, NULL_ID, NULL_TIME, RowRef, Table, TableBuilder, Times};
 
 type FxMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
@@ -203,6 +206,12 @@ pub fn read_table(
     let mut parts = Vec::new();
     for f in list {
         let file = files.len() as u32;
+        if file >= RowRef::MAX_FILES {
+            return Err(Error::input(
+                &f.path,
+                format!("more than {} input files: merge some parts", RowRef::MAX_FILES),
+            ));
+        }
         let convert = |b: RawBatch| {
             let (mut t, q) = convert_batch(&b, table, zone);
             if let Some(r) = resolve {
@@ -280,61 +289,119 @@ fn key_column(table: &InputTable) -> Option<usize> {
     }
 }
 
-/// Converts one raw batch: the first missing or unparsable value, column by column in
-/// table order, quarantines the row.
+/// Converts one raw batch column by column (each column's type is dispatched once, its
+/// values converted in a tight loop). A row's first error, in column order, sends it to
+/// quarantine: columns are processed in table order and only the first error of a row
+/// is kept.
 pub fn convert_batch(batch: &RawBatch, table: &InputTable, zone: &Zone) -> (Table, Vec<QuarantineRow>) {
-    let readers: Vec<ColumnReader<'_>> = table
-        .columns
-        .iter()
-        .zip(&batch.columns)
-        .zip(&batch.int96)
-        .map(|((c, a), int96)| ColumnReader::new(c.kind, c.name, a.as_ref(), *int96))
-        .collect();
-    let key = key_column(table).map(|k| values::TextAccess::new(batch.columns[k].as_ref().expect("keys are required")));
+    let n = batch.len;
     let personal = table.name == "id_admins";
-    let mut out = TableBuilder::new(*table, batch.len);
-    let mut quarantine = Vec::new();
-    let mut row: Vec<Value<'_>> = Vec::with_capacity(table.columns.len());
-    for i in 0..batch.len {
-        row.clear();
-        let mut failed = None;
-        for (c, r) in table.columns.iter().zip(&readers) {
+    const OK: u32 = u32::MAX;
+    let mut first_error = vec![OK; n];
+    let mut errors: Vec<(&'static str, QError, String)> = Vec::new();
+    let mut fail = |i: usize, column: &'static str, e: QError, detail: String| {
+        if first_error[i] == OK {
+            first_error[i] = errors.len() as u32;
+            errors.push((column, e, detail));
+        }
+    };
+    let mut columns = Vec::with_capacity(table.columns.len());
+    for ((c, a), int96) in table.columns.iter().zip(&batch.columns).zip(&batch.int96) {
+        let r = ColumnReader::new(c.kind, c.name, a.as_ref(), *int96);
+        let mut cell = |i: usize| -> Option<Value<'_>> {
             match r.read(i, zone) {
                 Ok(Value::Null) if c.required => {
-                    failed = Some((c.name, QError::MissingRequired, "required value is missing".to_string()));
+                    fail(i, c.name, QError::MissingRequired, "required value is missing".into());
+                    None
                 }
                 // A blank identifier is as good as none.
                 Ok(Value::Text(s)) if c.required && s.trim().is_empty() => {
-                    failed = Some((c.name, QError::MissingRequired, "required value is blank".to_string()));
+                    fail(i, c.name, QError::MissingRequired, "required value is blank".into());
+                    None
                 }
-                Ok(v) => row.push(v),
+                Ok(v) => Some(v),
                 Err(CellError::Missing) => {
-                    failed = Some((c.name, QError::MissingRequired, "required value is missing".to_string()))
+                    fail(i, c.name, QError::MissingRequired, "required value is missing".into());
+                    None
                 }
                 Err(CellError::Bad { what, value }) => {
                     let detail = if personal { what.to_string() } else { format!("{what}: {}", quote_short(&value)) };
-                    failed = Some((c.name, QError::BadValue, detail));
+                    fail(i, c.name, QError::BadValue, detail);
+                    None
                 }
             }
-            if failed.is_some() {
-                break;
+        };
+        let data = match c.kind {
+            ColumnKind::Text if c.interned => {
+                let mut b = table::Interner::default();
+                let ids = (0..n)
+                    .map(|i| match cell(i) {
+                        Some(Value::Text(s)) => b.id(&s),
+                        _ => table::NULL_ID,
+                    })
+                    .collect();
+                ColumnData::Interned { ids, dict: b.into_dict() }
             }
-        }
-        let source = RowRef { file: batch.file, row: batch.rows.get(i) };
-        match failed {
-            None => out.push(&row, source),
-            Some((column, error, detail)) => quarantine.push(QuarantineRow {
-                table: table.name,
-                file: batch.file,
-                row: source.row,
-                key: key.as_ref().and_then(|k| k.get(i)).filter(|k| !k.trim().is_empty()).map(|k| k.into_owned()),
-                column: Some(column),
-                error,
-                detail,
-            }),
-        }
+            ColumnKind::Text => {
+                let bytes = a.as_ref().map_or(0, |a| a.get_buffer_memory_size());
+                let mut b = LargeStringBuilder::with_capacity(n, bytes);
+                for i in 0..n {
+                    match cell(i) {
+                        Some(Value::Text(s)) => b.append_value(s),
+                        _ => b.append_null(),
+                    }
+                }
+                ColumnData::Text(b.finish())
+            }
+            ColumnKind::Label => ColumnData::Label(
+                (0..n)
+                    .map(|i| match cell(i) {
+                        Some(Value::Label(l)) => l,
+                        _ => u8::MAX,
+                    })
+                    .collect(),
+            ),
+            ColumnKind::Time => ColumnData::Time(
+                (0..n)
+                    .map(|i| match cell(i) {
+                        Some(Value::Time(t)) => t,
+                        _ => NULL_TIME,
+                    })
+                    .collect(),
+            ),
+            ColumnKind::Bool => ColumnData::Bool(
+                (0..n)
+                    .map(|i| match cell(i) {
+                        Some(Value::Bool(b)) => Some(b),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        };
+        columns.push(data);
     }
-    (out.finish(), quarantine)
+    let source = (0..n).map(|i| RowRef::new(batch.file, batch.rows.get(i))).collect();
+    let all = Table { def: *table, columns, source };
+    if errors.is_empty() {
+        return (all, Vec::new());
+    }
+    let key = key_column(table).map(|k| values::TextAccess::new(batch.columns[k].as_ref().expect("keys are required")));
+    let mut quarantine = Vec::with_capacity(errors.len());
+    let mut errors = errors.into_iter().map(Some).collect::<Vec<_>>();
+    for (i, &e) in first_error.iter().enumerate().filter(|(_, e)| **e != OK) {
+        let (column, error, detail) = errors[e as usize].take().expect("each error belongs to one row");
+        quarantine.push(QuarantineRow {
+            table: table.name,
+            file: batch.file,
+            row: batch.rows.get(i),
+            key: key.as_ref().and_then(|k| k.get(i)).filter(|k| !k.trim().is_empty()).map(|k| k.into_owned()),
+            column: Some(column),
+            error,
+            detail,
+        });
+    }
+    let keep: Vec<bool> = first_error.iter().map(|&e| e == OK).collect();
+    (all.filter(&keep), quarantine)
 }
 
 /// A value for an error message: quoted, at most 40 characters.

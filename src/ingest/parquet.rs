@@ -73,21 +73,23 @@ pub fn read_parquet<T: Send>(
                 .with_batch_size(batch_rows)
                 .build()
                 .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
+            // Decoding a row group is sequential; converting its batches is not, so a
+            // file with one big row group still uses every core.
             let mut next_row = first_rows[g];
-            let mut out = Vec::new();
+            let mut raw = Vec::new();
             for batch in reader {
                 let batch = batch.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}")))?;
                 let columns = slot.iter().map(|s| s.map(|s| batch.column(s).clone())).collect();
-                out.push(convert(RawBatch {
+                raw.push(RawBatch {
                     file,
                     len: batch.num_rows(),
                     rows: RowNumbers::From(next_row),
                     columns,
                     int96: int96.clone(),
-                }));
+                });
                 next_row += batch.num_rows() as u64;
             }
-            Ok(out)
+            Ok(raw.into_par_iter().map(&convert).collect())
         })
         .collect();
     let mut batches = Vec::new();

@@ -23,11 +23,26 @@ pub const NULL_ID: u32 = u32::MAX;
 /// The null of a time column (no real instant is this early).
 pub const NULL_TIME: i64 = i64::MIN;
 
-/// Where a row came from: index into the sweep's input files, and 1-based data row.
+/// Where a row came from: index into the sweep's input files (16 bits) and 1-based data
+/// row (48 bits), packed in eight bytes because every row of tens of millions has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RowRef {
-    pub file: u32,
-    pub row: u64,
+pub struct RowRef(u64);
+
+impl RowRef {
+    pub const MAX_FILES: u32 = 1 << 16;
+
+    pub fn new(file: u32, row: u64) -> RowRef {
+        debug_assert!(file < Self::MAX_FILES && row < 1 << 48);
+        RowRef((u64::from(file) << 48) | row)
+    }
+
+    pub fn file(self) -> u32 {
+        (self.0 >> 48) as u32
+    }
+
+    pub fn row(self) -> u64 {
+        self.0 & ((1 << 48) - 1)
+    }
 }
 
 /// One converted column.
@@ -173,7 +188,18 @@ impl Table {
         for p in &parts {
             source.extend_from_slice(&p.source);
         }
-        let columns = (0..def.columns.len()).map(|c| concat_column(parts.iter().map(|p| &p.columns[c]), n)).collect();
+        // Column by column, each part's column dropped once copied: the peak is the
+        // table plus one column, not the table twice.
+        let mut parts = parts;
+        let columns = (0..def.columns.len())
+            .map(|c| {
+                let col = concat_column(parts.iter().map(|p| &p.columns[c]), n);
+                for p in &mut parts {
+                    p.columns[c] = ColumnData::Label(Vec::new());
+                }
+                col
+            })
+            .collect();
         Table { def, columns, source }
     }
 }
@@ -245,6 +271,39 @@ fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usiz
                 _ => unreachable!(),
             }),
         )),
+    }
+}
+
+/// Interns the text values of one batch: ids in first-appearance order. Consecutive rows
+/// often repeat a value (cards come grouped by organisation), so the last one is
+/// checked before the map.
+#[derive(Default)]
+pub struct Interner {
+    dict: Vec<String>,
+    index: FxMap<Box<str>, u32>,
+    last: u32,
+}
+
+impl Interner {
+    pub fn id(&mut self, s: &str) -> u32 {
+        if (self.last as usize) < self.dict.len() && self.dict[self.last as usize] == s {
+            return self.last;
+        }
+        let id = match self.index.get(s) {
+            Some(&id) => id,
+            None => {
+                let id = self.dict.len() as u32;
+                self.dict.push(s.to_string());
+                self.index.insert(s.into(), id);
+                id
+            }
+        };
+        self.last = id;
+        id
+    }
+
+    pub fn into_dict(self) -> Vec<String> {
+        self.dict
     }
 }
 
