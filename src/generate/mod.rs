@@ -48,8 +48,16 @@ pub struct GenCounts {
 
 const AVG_CARDS_PER_ORG: u64 = 250;
 const REGIONS: u64 = 21;
-/// Organisations per parallel task.
-const ORG_CHUNK: usize = 64;
+/// Cards per parallel task.
+const CARD_CHUNK: u64 = 32_768;
+
+/// Some of one organisation's cards; the first piece also carries the organisation's
+/// row and its administrators.
+struct Piece {
+    org: u64,
+    cards: std::ops::Range<u64>,
+    header: bool,
+}
 const REGION_NAMES: [&str; 21] = [
     "Stockholm",
     "Uppsala",
@@ -176,29 +184,72 @@ pub fn generate(dir: &Path, spec: &GenSpec) -> Result<(Vec<Written>, GenCounts)>
         .zip(["organisations", "id_admins", "cards", "certificates"])
         .map(|(s, name)| Sink::create(dir, &format!("{name}.{ext}"), &s, spec.format))
         .collect::<Result<Vec<_>>>()?;
+    // Work in pieces of at most CARD_CHUNK cards: a region's hundred thousand cards are
+    // split over many pieces, so no one thread carries the big organisations.
+    let mut pieces: Vec<Piece> = Vec::new();
+    for (o, (&n, &first)) in sizes.iter().zip(&first_card).enumerate() {
+        let mut start = first;
+        loop {
+            let end = (start + CARD_CHUNK).min(first + n);
+            pieces.push(Piece { org: o as u64, cards: start..end, header: start == first });
+            if end == first + n {
+                break;
+            }
+            start = end;
+        }
+    }
+    // Consecutive pieces make a task of about CARD_CHUNK cards (small organisations share).
+    let mut tasks: Vec<Vec<Piece>> = vec![Vec::new()];
+    let mut in_task = 0;
+    for p in pieces {
+        let n = p.cards.end - p.cards.start;
+        if in_task + n > CARD_CHUNK && !tasks.last().expect("one task").is_empty() {
+            tasks.push(Vec::new());
+            in_task = 0;
+        }
+        in_task += n;
+        tasks.last_mut().expect("one task").push(p);
+    }
     let mut counts = GenCounts::default();
-    let orgs: Vec<u64> = (0..sizes.len() as u64).collect();
-    let window = ORG_CHUNK * rayon::current_num_threads().max(1) * 4;
-    for group in orgs.chunks(window) {
+    let window = rayon::current_num_threads().max(1) * 4;
+    for group in tasks.chunks(window) {
         let parts: Vec<[RecordBatch; 4]> = group
-            .par_chunks(ORG_CHUNK)
-            .map(|chunk| {
+            .par_iter()
+            .map(|task| {
                 let mut g = OrgGen::new(spec, &zone);
-                for &o in chunk {
-                    g.org(o, o < regions, sizes[o as usize], first_card[o as usize]);
+                for p in task {
+                    let o = p.org as usize;
+                    g.org(p, p.org < regions, sizes[o]);
                 }
                 g.finish()
             })
             .collect();
-        for batches in parts {
+        for batches in &parts {
             counts.organisations += batches[0].num_rows() as u64;
             counts.id_admins += batches[1].num_rows() as u64;
             counts.cards += batches[2].num_rows() as u64;
             counts.certificates += batches[3].num_rows() as u64;
-            for (sink, b) in sinks.iter_mut().zip(batches.iter()) {
-                sink.write(b)?;
-            }
         }
+        // Encoding is the bottleneck: certificates on one thread, the rest on another.
+        let (first, certs) = sinks.split_at_mut(3);
+        let (a, b) = rayon::join(
+            || -> Result<()> {
+                for batches in &parts {
+                    for (sink, b) in first.iter_mut().zip(batches.iter()) {
+                        sink.write(b)?;
+                    }
+                }
+                Ok(())
+            },
+            || -> Result<()> {
+                for batches in &parts {
+                    certs[0].write(&batches[3])?;
+                }
+                Ok(())
+            },
+        );
+        a?;
+        b?;
     }
     let written = sinks.into_iter().map(Sink::finish).collect::<Result<Vec<_>>>()?;
     Ok((written, counts))
@@ -320,7 +371,8 @@ impl<'a> OrgGen<'a> {
         format!("SE{body}{check}-{suffix}")
     }
 
-    fn org(&mut self, o: u64, region: bool, n_cards: u64, first_card: u64) {
+    fn org(&mut self, piece: &Piece, region: bool, n_cards: u64) {
+        let o = piece.org;
         let mut rng = Rng::new(self.spec.seed, o);
         let org_id = Self::org_id(o, &mut rng);
         let name = if region {
@@ -330,14 +382,19 @@ impl<'a> OrgGen<'a> {
             format!("{} {} AB", kinds[rng.below(6) as usize], o)
         };
         // One organisation in 200 is missing from the register (its cards: UNKNOWN_ORG).
-        if !rng.chance(0.005) {
-            self.orgs[0].append_value(&org_id);
-            self.orgs[1].append_value(&name);
-        }
+        let listed = !rng.chance(0.005);
         let units: Vec<String> = (0..1 + (n_cards / 400).min(40)).map(|u| format!("{name} enhet {u}")).collect();
-        self.admins(&mut rng, &org_id, &name, &units, region, n_cards);
-        for c in 0..n_cards {
-            self.card(&mut rng, &org_id, &units, first_card + c);
+        if piece.header {
+            if listed {
+                self.orgs[0].append_value(&org_id);
+                self.orgs[1].append_value(&name);
+            }
+            self.admins(&mut rng, &org_id, &name, &units, region, n_cards);
+        }
+        for c in piece.cards.clone() {
+            // Each card draws from its own stream: any split into pieces gives the same bytes.
+            let mut rng = Rng::new(self.spec.seed ^ 0xC4D5_EED0_0000_0000, c);
+            self.card(&mut rng, &org_id, &units, c);
         }
     }
 

@@ -78,7 +78,7 @@ impl ParquetSink {
     pub fn create(dir: &Path, name: &str, schema: &SchemaRef, unique: &[&str], sorted_by: &[&str]) -> Result<Self> {
         let path = dir.join(name);
         let mut props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_created_by(format!("siths-sweep {}", env!("CARGO_PKG_VERSION")));
         for c in unique {
