@@ -1,54 +1,15 @@
 //! End to end: the real binary on `testdata/`. Every failure prints the command, its
 //! stdout and stderr.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
+use common::*;
 use siths_sweep::ingest::csv::parse_records;
-use siths_sweep::output::canonical::{parquet_to_text, rows};
-
-type Row = BTreeMap<String, Option<String>>;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn testdata(p: &str) -> PathBuf {
-    root().join("testdata").join(p)
-}
-
-/// Runs the binary; panics with everything it printed if the exit code differs.
-fn sweep(args: &[&str], expect_code: i32) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_siths-sweep")).args(args).output().expect("binary runs");
-    let code = out.status.code().unwrap_or(-1);
-    if code != expect_code {
-        panic!(
-            "siths-sweep {}\nexit {code}, expected {expect_code}\n--- stdout\n{}\n--- stderr\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn table(out: &Path, name: &str) -> Vec<Row> {
-    rows(&parquet_to_text(&out.join(name)).expect("readable output"))
-}
+use siths_sweep::output::canonical::parquet_to_text;
 
 /// A hand-written expectation file: header then rows; empty means null.
 fn expected(path: &Path) -> Vec<Row> {
@@ -147,29 +108,6 @@ fn golden(dir: &Path, out: &Path) {
             }
         }
     }
-}
-
-/// Every input row is either decided or quarantined: nothing is lost.
-fn assert_rows_accounted(out: &Path) {
-    let manifest: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    let mut input_rows: BTreeMap<String, u64> = BTreeMap::new();
-    for i in manifest["inputs"].as_array().unwrap() {
-        *input_rows.entry(i["table"].as_str().unwrap().to_string()).or_default() += i["rows"].as_u64().unwrap();
-    }
-    let quarantine = table(out, "quarantine.parquet");
-    let q = |t: &str| quarantine.iter().filter(|r| r["table"].as_deref() == Some(t)).count() as u64;
-    let cards = table(out, "card_decisions.parquet");
-    let certs: u64 = cards.iter().map(|r| r["cert_count"].as_ref().unwrap().parse::<u64>().unwrap()).sum();
-    let orgs = table(out, "org_compliance.parquet");
-    let known_orgs = orgs.iter().filter(|r| r["org_name"].is_some()).count() as u64;
-    let admins = table(out, "admin_review.parquet").len() as u64;
-    assert_eq!(input_rows["cards"], cards.len() as u64 + q("cards"), "cards");
-    assert_eq!(input_rows["certificates"], certs + q("certificates"), "certificates");
-    assert_eq!(input_rows["id_admins"], admins + q("id_admins"), "id_admins");
-    // Known organisations have a name in every fixture and sample.
-    assert_eq!(input_rows["organisations"], known_orgs + q("organisations"), "organisations");
-    assert_eq!(manifest["quarantined"].as_u64().unwrap(), quarantine.len() as u64);
 }
 
 #[test]

@@ -49,11 +49,11 @@ pub fn discover(input: &Path, table: &InputTable, warnings: &mut Vec<String>) ->
         )),
         1 => {
             let (rel, path) = forms.into_iter().next().unwrap();
-            if path.is_dir() {
-                parts(&path, &rel, warnings)
-            } else {
-                let format = format_of(&rel).expect("named by its extension");
-                Ok(vec![InputFile { path, rel, format }])
+            match (format_of(&rel), path.is_dir()) {
+                (None, true) => parts(&path, &rel, warnings),
+                (None, false) => Err(Error::input(&path, format!("expected a folder of {name} parts"))),
+                (Some(_), true) => Err(Error::input(&path, "is a folder, expected a file")),
+                (Some(format), false) => Ok(vec![InputFile { path, rel, format }]),
             }
         }
         _ => Err(Error::input(
