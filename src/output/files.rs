@@ -18,6 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::time::{format_date, format_instant};
 
+/// First characters that make Excel and LibreOffice treat a cell as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// Rows per Parquet row group: DuckDB and Spark parallelise over row groups.
 const ROW_GROUP_ROWS: usize = 1 << 20;
 
@@ -155,6 +158,13 @@ impl CsvSink {
                 }
                 let start = self.line.len();
                 write_cell(&mut self.line, col.as_ref(), r);
+                // OWASP CSV injection: a text cell that a spreadsheet would read as a
+                // formula gets a leading apostrophe. Numbers, dates and timestamps never
+                // start with these characters.
+                let text = matches!(col.data_type(), DataType::Utf8 | DataType::List(_));
+                if text && self.line[start..].starts_with(FORMULA_START) {
+                    self.line.insert(start, '\'');
+                }
                 if self.line[start..].contains([',', '"', '\r', '\n']) {
                     let q = quote(&self.line[start..]);
                     self.line.truncate(start);
