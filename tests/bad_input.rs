@@ -124,6 +124,22 @@ fn empty_and_header_only_files() {
         |d| fs::write(d.join("cards.csv"), format!("{CARD_HEADER}\n")).unwrap(),
         Quarantine(&[("certificates", 1, "card_id", "UNKNOWN_CARD"), ("certificates", 2, "card_id", "UNKNOWN_CARD")]),
     );
+    // Found by the property tests: an export without certificates made the sweep panic.
+    run_case(
+        "every table header only",
+        |d| {
+            for t in ["organisations", "id_admins", "cards", "certificates"] {
+                let text = fs::read_to_string(d.join(format!("{t}.csv"))).unwrap();
+                fs::write(d.join(format!("{t}.csv")), text.lines().next().unwrap()).unwrap();
+            }
+        },
+        Quarantine(&[]),
+    );
+    run_case(
+        "no certificates",
+        |d| fs::write(d.join("certificates.csv"), "cert_serial,card_id,issuer\n").unwrap(),
+        Quarantine(&[]),
+    );
     run_case(
         "empty folder",
         |d| {

@@ -182,7 +182,9 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     }
     let resolve = |t: &mut Table| t.resolve("card_id", |id| index.get(id).copied().unwrap_or(table::NULL_ID));
     stage(certs.name);
-    let certificates = read_table(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
+    let mut certificates = read_table(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
+    // A table with no rows had no batch to resolve.
+    resolve(&mut certificates);
     drop(index);
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");

@@ -152,6 +152,8 @@ impl Table {
             ColumnData::Text(a) => {
                 (0..a.len()).map(|r| if a.is_valid(r) { resolve(a.value(r)) } else { NULL_ID }).collect()
             }
+            // Once resolved it stays as it is.
+            ColumnData::Index(_) => return,
             _ => panic!("{name} is not a plain text column"),
         };
         self.columns[i] = ColumnData::Index(ids);
