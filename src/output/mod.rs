@@ -3,6 +3,7 @@
 
 pub mod canonical;
 pub mod files;
+pub mod names;
 pub mod publish;
 pub mod reports;
 
