@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(row > last, "row numbers increase");
             last = row;
         }
-        let (table, quarantine) = ZONE.with(|z| convert_batch(b, &CARDS, z));
+        let (table, quarantine) = ZONE.with(|z| convert_batch(b, &CARDS, z, None));
         assert_eq!(table.len() + quarantine.len(), b.len, "every row converted or quarantined");
         seen += b.len as u64;
     }

@@ -129,6 +129,13 @@ pub fn map_columns(table: &InputTable, path: &Path, names: &[String]) -> Result<
         .collect()
 }
 
+/// Turns a key column into row indices of another table while converting, so the key
+/// strings are never stored (a certificate's card_id becomes its card's index).
+pub struct Resolver<'a> {
+    pub column: &'static str,
+    pub lookup: &'a (dyn Fn(&str) -> u32 + Sync),
+}
+
 /// What ingest records of one input file for the manifest.
 #[derive(Clone, Debug)]
 pub struct InputFileInfo {
@@ -180,11 +187,12 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     for i in 0..cards.len() {
         index.insert(ids.value(i), i as u32);
     }
-    let resolve = |t: &mut Table| t.resolve("card_id", |id| index.get(id).copied().unwrap_or(table::NULL_ID));
+    let lookup = |id: &str| index.get(id).copied().unwrap_or(table::NULL_ID);
+    let resolve = Resolver { column: "card_id", lookup: &lookup };
     stage(certs.name);
     let mut certificates = read_table(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
-    // A table with no rows had no batch to resolve.
-    resolve(&mut certificates);
+    // A table with no rows had no batch to resolve in.
+    certificates.resolve("card_id", lookup);
     drop(index);
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
@@ -201,7 +209,7 @@ pub fn read_table(
     list: &[InputFile],
     zone: &Zone,
     batch_rows: usize,
-    resolve: Option<&(dyn Fn(&mut Table) + Sync)>,
+    resolve: Option<&Resolver<'_>>,
     files: &mut Vec<InputFileInfo>,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> Result<Table> {
@@ -214,13 +222,7 @@ pub fn read_table(
                 format!("more than {} input files: merge some parts", RowRef::MAX_FILES),
             ));
         }
-        let convert = |b: RawBatch| {
-            let (mut t, q) = convert_batch(&b, table, zone);
-            if let Some(r) = resolve {
-                r(&mut t);
-            }
-            (t, q)
-        };
+        let convert = |b: RawBatch| convert_batch(&b, table, zone, resolve);
         let (converted, rows, sha256) = match f.format {
             Format::Csv => {
                 let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
@@ -295,7 +297,12 @@ fn key_column(table: &InputTable) -> Option<usize> {
 /// values converted in a tight loop). A row's first error, in column order, sends it to
 /// quarantine: columns are processed in table order and only the first error of a row
 /// is kept.
-pub fn convert_batch(batch: &RawBatch, table: &InputTable, zone: &Zone) -> (Table, Vec<QuarantineRow>) {
+pub fn convert_batch(
+    batch: &RawBatch,
+    table: &InputTable,
+    zone: &Zone,
+    resolve: Option<&Resolver<'_>>,
+) -> (Table, Vec<QuarantineRow>) {
     let n = batch.len;
     let personal = table.name == "id_admins";
     const OK: u32 = u32::MAX;
@@ -334,6 +341,16 @@ pub fn convert_batch(batch: &RawBatch, table: &InputTable, zone: &Zone) -> (Tabl
             }
         };
         let data = match c.kind {
+            ColumnKind::Text if resolve.is_some_and(|r| r.column == c.name) => {
+                let lookup = resolve.expect("checked").lookup;
+                let ids = (0..n)
+                    .map(|i| match cell(i) {
+                        Some(Value::Text(s)) => lookup(&s),
+                        _ => table::NULL_ID,
+                    })
+                    .collect();
+                ColumnData::Index(ids)
+            }
             ColumnKind::Text if c.interned => {
                 let mut b = table::Interner::default();
                 let ids = (0..n)

@@ -5,8 +5,8 @@ use sha2::{Digest, Sha256};
 
 /// Windows' reserved device names: a file called `CON.html` cannot be opened there.
 const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1",
-    "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2",
+    "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 
 /// A file name stem for `id`: its safe characters (ASCII letters, digits, `-`, `_`; at
@@ -14,11 +14,8 @@ const RESERVED: [&str; 22] = [
 /// different ids never share a name even when their safe characters agree (`../x` and
 /// `x`, `SE-1` and `SE/1`). Never empty, never starts with a dot, never a reserved name.
 pub fn safe_stem(id: &str) -> String {
-    let mut stem: String = id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .take(64)
-        .collect();
+    let mut stem: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(64).collect();
     let bare = stem.trim_matches('_');
     if bare.is_empty() || RESERVED.contains(&bare.to_ascii_uppercase().as_str()) {
         stem.insert_str(0, "org_");
@@ -34,7 +31,9 @@ mod tests {
 
     #[test]
     fn hostile_ids_stay_in_the_folder() {
-        for id in ["../../x", "/etc/passwd", "..", ".", "", "a/b\\c", "CON", "con", "Lpt1", "nul.txt", "x\0y", "🙂", " "] {
+        for id in
+            ["../../x", "/etc/passwd", "..", ".", "", "a/b\\c", "CON", "con", "Lpt1", "nul.txt", "x\0y", "🙂", " "]
+        {
             let s = safe_stem(id);
             assert!(!s.contains(['/', '\\', '\0']) && !s.starts_with('.'), "{id:?} -> {s}");
             assert!(s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id:?} -> {s}");
