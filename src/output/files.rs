@@ -9,9 +9,11 @@ use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, Timestam
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
@@ -70,10 +72,19 @@ fn finish(w: HashingWriter, path: &Path) -> Result<String> {
 
 /// A Parquet file being written: zstd, 1M-row groups, no dictionary for `unique`
 /// columns (ids, timestamps), `sorted_by` recorded as the file's sort order.
+///
+/// Each row group's columns are encoded in parallel (arrow-rs's `ArrowColumnWriter`)
+/// and appended in column order, so the bytes do not depend on the thread count.
+/// Row groups are cut at exactly [`ROW_GROUP_ROWS`] rows, whatever the batch sizes.
 pub struct ParquetSink {
     path: std::path::PathBuf,
     name: String,
-    writer: ArrowWriter<HashingWriter>,
+    schema: SchemaRef,
+    writer: SerializedFileWriter<HashingWriter>,
+    factory: ArrowRowGroupWriterFactory,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    row_groups: usize,
     rows: u64,
 }
 
@@ -99,18 +110,79 @@ impl ParquetSink {
             props = props.set_sorting_columns(Some(sorting));
         }
         let w = create_private(&path)?;
-        let writer =
-            ArrowWriter::try_new(w, schema.clone(), Some(props.build())).map_err(|e| Error::output(&path, e))?;
-        Ok(ParquetSink { path, name: name.to_string(), writer, rows: 0 })
+        let err = |e: parquet::errors::ParquetError| Error::output(&path, e);
+        // ArrowWriter writes the header and the Arrow schema readers need (time zones,
+        // list types); the column encoding is then driven here.
+        let arrow = ArrowWriter::try_new(w, schema.clone(), Some(props.build())).map_err(err)?;
+        let (writer, factory) = arrow.into_serialized_writer().map_err(err)?;
+        Ok(ParquetSink {
+            path: path.clone(),
+            name: name.to_string(),
+            schema: schema.clone(),
+            writer,
+            factory,
+            pending: Vec::new(),
+            pending_rows: 0,
+            row_groups: 0,
+            rows: 0,
+        })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.rows += batch.num_rows() as u64;
-        self.writer.write(batch).map_err(|e| Error::output(&self.path, e))
+        let mut batch = batch.clone();
+        while self.pending_rows + batch.num_rows() >= ROW_GROUP_ROWS {
+            let take = ROW_GROUP_ROWS - self.pending_rows;
+            self.pending.push(batch.slice(0, take));
+            self.pending_rows += take;
+            self.flush_row_group()?;
+            batch = batch.slice(take, batch.num_rows() - take);
+        }
+        if batch.num_rows() > 0 {
+            self.pending_rows += batch.num_rows();
+            self.pending.push(batch);
+        }
+        Ok(())
     }
 
-    pub fn finish(self) -> Result<Written> {
-        let w = self.writer.into_inner().map_err(|e| Error::output(&self.path, e))?;
+    fn flush_row_group(&mut self) -> Result<()> {
+        use rayon::prelude::*;
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let err = |e: parquet::errors::ParquetError| Error::output(&self.path, e);
+        let writers = self.factory.create_column_writers(self.row_groups).map_err(err)?;
+        let batches = std::mem::take(&mut self.pending);
+        let fields = self.schema.fields();
+        // One writer per column here: no output column is a struct.
+        let chunks: Vec<ArrowColumnChunk> = writers
+            .into_par_iter()
+            .enumerate()
+            .map(|(c, mut w)| {
+                for b in &batches {
+                    for leaf in compute_leaves(&fields[c], b.column(c))? {
+                        w.write(&leaf)?;
+                    }
+                }
+                w.close()
+            })
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        let mut rg = self.writer.next_row_group().map_err(err)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut rg).map_err(err)?;
+        }
+        rg.close().map_err(err)?;
+        self.rows += self.pending_rows as u64;
+        self.pending_rows = 0;
+        self.row_groups += 1;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Written> {
+        self.flush_row_group()?;
+        let err = |e: parquet::errors::ParquetError| Error::output(&self.path, e);
+        // into_inner writes the footer.
+        let w = self.writer.into_inner().map_err(err)?;
         Ok(Written { sha256: finish(w, &self.path)?, name: self.name, rows: self.rows })
     }
 }
