@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Whole-run benchmark: the sweep against its peer (DuckDB SQL of the same rules) and
+against the decode floor, on the same files in the same run. Run through scripts/bench.sh.
+
+For each size (default 1M and 10M cards, Parquet, seed 1): generate once (kept under
+WORK), then time `siths-sweep run` (all threads, and 1 thread), the peer and the decode
+floor, median of RUNS runs each, peak RSS from /usr/bin/time -v; check that sweep and
+peer agree on every organisation's verdict counts; print a Markdown report and write it
+into BENCHMARKS.md between the bench markers.
+"""
+import json
+import os
+
+import duckdb
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target/release/siths-sweep")
+FLOOR = os.path.join(ROOT, "target/release/decode-floor")
+PY = sys.executable
+WORK = os.environ.get("WORK", os.path.join(ROOT, "target/bench"))
+RUNS = int(os.environ.get("RUNS", "3"))
+SIZES = [int(s) for s in os.environ.get("SIZES", "1000000 10000000").split()]
+AS_OF = "2021-11-15"
+
+
+def timed(cmd):
+    """Wall seconds and peak RSS (MiB) of one command."""
+    t = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1)) / 1024
+    return wall, rss
+
+
+def median_of(cmd, runs=RUNS):
+    results = [timed(cmd) for _ in range(runs)]
+    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    rows = []
+    checks = []
+    for n in SIZES:
+        data = os.path.join(WORK, f"export-{n}")
+        if not os.path.exists(os.path.join(data, "cards.parquet")):
+            subprocess.run([BIN, "generate", "--out", data, "--cards", str(n), "--force"], check=True)
+        certs = duckdb.connect().execute(f"SELECT count(*) FROM '{data}/certificates.parquet'").fetchone()[0]
+        out, peer = os.path.join(WORK, f"sweep-{n}"), os.path.join(WORK, f"peer-{n}")
+        sweep_cmd = [BIN, "run", "--input", data, "--out", out, "--as-of", AS_OF, "--force", "--quiet"]
+        s_all = median_of(sweep_cmd)
+        s_one = median_of(sweep_cmd + ["--threads", "1"], runs=1)
+        p_all = median_of([PY, os.path.join(ROOT, "scripts/peer_duckdb.py"), data, peer, "--as-of", AS_OF])
+        floor = median_of([FLOOR, data])
+        agree = subprocess.run([PY, os.path.join(ROOT, "scripts/compare_peer.py"), out, peer], capture_output=True, text=True)
+        checks.append(agree.stdout.strip())
+        stages = json.load(open(os.path.join(out, "manifest.json")))["timings_ms"]
+        rows.append(dict(n=n, certs=certs, sweep=s_all, sweep1=s_one, peer=p_all, floor=floor, stages=stages,
+                         agree=agree.returncode == 0))
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) // 1024 // 1024
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        f"Machine: {os.cpu_count()} cores ({cpu}), {mem} GiB, {platform.system()} {platform.release()}; "
+        f"{rustc}; DuckDB {duckdb.__version__}. Median of {RUNS} runs (1 for `--threads 1`), as of {AS_OF}.",
+        "",
+        "| cards | certificates | sweep s | cards/s | peak RSS | peer s | peer RSS | decode floor s | sweep/peer | sweep/floor | 1 thread s | 2 threads speed-up | agree |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['n']:,} | {r['certs']:,} | {r['sweep'][0]:.2f} | {r['n'] / r['sweep'][0]:,.0f} | {r['sweep'][1]:,.0f} MiB "
+            f"| {r['peer'][0]:.2f} | {r['peer'][1]:,.0f} MiB | {r['floor'][0]:.2f} | {r['sweep'][0] / r['peer'][0]:.2f} "
+            f"| {r['sweep'][0] / r['floor'][0]:.2f} | {r['sweep1'][0]:.2f} | {r['sweep1'][0] / r['sweep'][0]:.2f}× "
+            f"| {'yes' if r['agree'] else '**NO**'} |")
+    if len(rows) >= 2:
+        lines += ["", f"Scaling: {rows[-1]['n']:,} cards took {rows[-1]['sweep'][0] / rows[0]['sweep'][0]:.1f}× "
+                      f"the time of {rows[0]['n']:,}."]
+    for r in rows:
+        lines += ["", f"Stages at {r['n']:,} cards (ms): " + ", ".join(f"{k} {v}" for k, v in r["stages"].items())]
+    lines += [""] + [f"- {c}" for c in checks]
+    report = "\n".join(lines)
+    print(report)
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    text = open(path).read()
+    start, end = "<!-- bench.sh begin -->", "<!-- bench.sh end -->"
+    if start in text:
+        text = text[: text.index(start) + len(start)] + "\n" + report + "\n" + text[text.index(end):]
+        open(path, "w").write(text)
+    if not all(r["agree"] for r in rows):
+        sys.exit("sweep and peer disagree")
+
+
+if __name__ == "__main__":
+    main()
