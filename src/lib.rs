@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod cli;
+pub mod diff;
 pub mod error;
 pub mod evaluate;
 pub mod generate;

@@ -21,6 +21,8 @@ pub struct Plan {
     pub force: bool,
     /// Rows per input batch (a tuning knob; results do not depend on it).
     pub batch_rows: usize,
+    /// Last night's output folder: write the nightly diff against it too.
+    pub previous: Option<PathBuf>,
 }
 
 /// What a sweep reports when it is done.
@@ -36,6 +38,7 @@ pub struct Summary {
     pub warnings: Vec<String>,
     pub timings_ms: Vec<(String, u128)>,
     pub threads: usize,
+    pub diff: Option<crate::diff::DiffSummary>,
 }
 
 impl Summary {
@@ -74,7 +77,10 @@ pub fn run(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary>
 
 fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary> {
     let mut clock = Clock::default();
-    // Fail on a bad --out before reading gigabytes.
+    // Fail on a bad --out or --previous before reading gigabytes.
+    if let Some(p) = plan.previous.as_ref().filter(|p| !p.join("manifest.json").is_file()) {
+        return Err(Error::input(p, "--previous is not a complete sweep output (no manifest.json)"));
+    }
     let staging = Staging::new(&plan.out, plan.force)?;
     let data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| {
         clock.lap(&format!("read_{what}"));
@@ -88,7 +94,20 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
     let counts = aggregate::rollup(&eval);
     clock.lap("write");
     stage("writing outputs");
-    let written = output::write_outputs(&staging.dir, &data, &eval, &counts)?;
+    let mut written = output::write_outputs(&staging.dir, &data, &eval, &counts)?;
+    let mut diff_summary = None;
+    if let Some(previous) = &plan.previous {
+        clock.lap("diff");
+        stage("comparing with the previous sweep");
+        let meta = crate::diff::SweepMeta {
+            as_of: plan.as_of,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            policy: plan.policy.to_json(),
+        };
+        let d = crate::diff::diff(previous, &staging.dir, Some(&meta))?;
+        written.extend(crate::diff::write(&staging.dir, &d)?);
+        diff_summary = Some(d.summary);
+    }
     clock.lap("");
     let timings = clock.laps;
     let verdicts = aggregate::verdict_totals(&counts);
@@ -114,5 +133,6 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
         warnings: data.warnings,
         timings_ms: timings,
         threads: plan.threads,
+        diff: diff_summary,
     })
 }

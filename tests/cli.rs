@@ -336,3 +336,80 @@ fn generated_export_exercises_every_rule() {
     let after = totals("2021-12-20");
     assert!(after["deadline_passed"] > 0 && after["replace"] > 0, "{after:?}");
 }
+
+/// The nightly diff: new, persisting and resolved revocations with the night each was
+/// first seen, changed verdicts, and a note when policies differ.
+#[test]
+fn nightly_diff_through_three_nights() {
+    let work = tmp();
+    let input = testdata("fixtures/rules/input");
+    let night = |as_of: &str, previous: Option<&Path>, extra: &[&str]| {
+        let out = work.path().join(as_of);
+        let mut args = vec!["run", "--quiet", "--input", s(&input), "--out", s(&out), "--as-of", as_of];
+        if let Some(p) = previous {
+            args.extend(["--previous", s(p)]);
+        }
+        args.extend(extra);
+        let o = sweep(&args, 0);
+        (out, String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (n1, _) = night("2021-11-15", None, &[]);
+    let (n2, summary) = night("2021-12-08", Some(&n1), &[]);
+    assert!(summary.contains("3 new, 4 persisting, 0 resolved"), "{summary}");
+    let changes = |dir: &Path| -> Vec<(String, String, String)> {
+        table(dir, "revocation_changes.parquet")
+            .into_iter()
+            .map(|r| (r["card_id"].clone().unwrap(), r["change"].clone().unwrap(), r["first_seen"].clone().unwrap()))
+            .collect()
+    };
+    let t = |c: &str, ch: &str, d: &str| (c.to_string(), ch.to_string(), d.to_string());
+    assert_eq!(
+        changes(&n2),
+        [
+            t("C02-exactly-3-months", "new", "2021-12-08"),
+            t("C03-one-day-more", "persisting", "2021-11-15"),
+            t("C04-eid-month-end", "new", "2021-12-08"),
+            t("C05-ordered-utc-evening", "new", "2021-12-08"),
+            t("C06-upgraded-before-received", "persisting", "2021-11-15"),
+            t("C07-upgraded-while-sent", "persisting", "2021-11-15"),
+            t("C18-dst-gap", "persisting", "2021-11-15"),
+        ]
+    );
+    let verdicts: Vec<_> = table(&n2, "verdict_changes.parquet")
+        .into_iter()
+        .map(|r| {
+            (r["card_id"].clone().unwrap(), r["verdict_before"].clone().unwrap(), r["verdict_after"].clone().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            t("C02-exactly-3-months", "BLOCKED", "REVOKE"),
+            t("C04-eid-month-end", "OUT_OF_SCOPE", "REVOKE"),
+            t("C05-ordered-utc-evening", "BLOCKED", "REVOKE"),
+        ]
+    );
+    // The third night carries the first night seen through the second night's diff.
+    let (n3, _) = night("2021-12-09", Some(&n2), &[]);
+    assert!(changes(&n3).contains(&t("C03-one-day-more", "persisting", "2021-11-15")));
+    assert!(changes(&n3).contains(&t("C02-exactly-3-months", "persisting", "2021-12-08")));
+    // The manifest lists the diff's files like any other output.
+    let manifest = fs::read_to_string(n3.join("manifest.json")).unwrap();
+    assert!(manifest.contains("revocation_changes.parquet") && manifest.contains("verdict_changes.parquet"));
+    // Backwards, as its own subcommand: what was revoked is now resolved.
+    let out = work.path().join("back");
+    let o = sweep(&["diff", "--previous", s(&n2), "--current", s(&n1), "--out", s(&out)], 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 new, 4 persisting, 3 resolved"));
+    let csv = fs::read_to_string(out.join("revocation_changes.csv")).unwrap();
+    assert!(csv.contains("C02-exactly-3-months,SE2321000016-A001,resolved,UNISSUED_OVER_3_MONTHS,2021-12-08"), "{csv}");
+    // Another policy: compared, and said so.
+    let policy = testdata("fixtures/rules/cases/policy_override/policy.toml");
+    let (_, summary) = night("2021-11-16", Some(&n1), &["--policy", s(&policy)]);
+    assert!(summary.contains("different policies"), "{summary}");
+    // A previous folder that is not a sweep output is an error before any work.
+    let o = sweep(
+        &["run", "--quiet", "--input", s(&input), "--out", s(&work.path().join("x")), "--previous", s(&input)],
+        1,
+    );
+    assert!(stderr(&o).contains("--previous"), "{}", stderr(&o));
+}

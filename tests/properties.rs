@@ -187,6 +187,7 @@ fn sweep(input: &Path, out: &Path, threads: usize) {
         threads,
         force: true,
         batch_rows: 7,
+        previous: None,
     };
     run(&plan, &mut |_| {}).unwrap();
 }

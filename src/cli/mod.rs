@@ -1,5 +1,6 @@
 //! Subcommands: each file turns its arguments into a validated plan and calls the library.
 
+mod diff;
 mod generate;
 mod progress;
 mod run;
@@ -31,6 +32,8 @@ enum Command {
     Run(run::RunArgs),
     /// Write a synthetic national export (deterministic for a seed).
     Generate(generate::GenerateArgs),
+    /// Compare two sweeps: new, persisting and resolved revocations; changed verdicts.
+    Diff(diff::DiffArgs),
 }
 
 /// A failure with its exit status.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run::main(a),
         Command::Generate(a) => generate::main(a),
+        Command::Diff(a) => diff::main(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

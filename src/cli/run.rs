@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long)]
     quiet: bool,
+    /// Last night's output folder: also write revocation_changes and verdict_changes.
+    #[arg(long)]
+    previous: Option<PathBuf>,
     /// Rows per input batch (tuning and tests; results do not depend on it).
     #[arg(long, hide = true, default_value_t = crate::ingest::BATCH_ROWS)]
     batch_rows: usize,
@@ -65,6 +68,7 @@ impl RunArgs {
             threads,
             force: self.force,
             batch_rows: self.batch_rows,
+            previous: self.previous,
         })
     }
 }
@@ -102,4 +106,7 @@ fn print_summary(plan: &Plan, s: &Summary, seconds: f64) {
     );
     println!("  quarantined input rows: {} of {} (see quarantine.parquet)", s.quarantined, s.input_rows);
     println!("  outputs: {}", plan.out.display());
+    if let Some(d) = &s.diff {
+        print!("{}", d.render());
+    }
 }
