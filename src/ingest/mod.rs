@@ -22,7 +22,7 @@ use arrow_array::Array;
 use arrow_array::builder::LargeStringBuilder;
 pub use discover::{Format, InputFile};
 use schema::ColumnKind;
-pub use table::{ColumnData, NULL_ID, NULL_TIME, RowRef, Table, TableBuilder, Times};
+pub use table::{ColumnData, NULL_ID, NULL_TIME, RowRef, Table, Times};
 
 type FxMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 

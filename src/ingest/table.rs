@@ -9,11 +9,9 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use arrow_array::builder::LargeStringBuilder;
 use arrow_array::{Array, BooleanArray, LargeStringArray};
 use rustc_hash::FxHasher;
 
-use super::values::Value;
 use crate::schema::{ColumnKind, InputTable};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -180,10 +178,26 @@ impl Table {
         Table { def: self.def, columns, source: pick(keep, &self.source) }
     }
 
+    /// A table with no rows.
+    pub fn empty(def: InputTable) -> Table {
+        let columns = def
+            .columns
+            .iter()
+            .map(|c| match c.kind {
+                ColumnKind::Text if c.interned => ColumnData::Interned { ids: Vec::new(), dict: Vec::new() },
+                ColumnKind::Text => ColumnData::Text(LargeStringArray::from(Vec::<Option<&str>>::new())),
+                ColumnKind::Label => ColumnData::Label(Vec::new()),
+                ColumnKind::Time => ColumnData::Time(Vec::new()),
+                ColumnKind::Bool => ColumnData::Bool(Vec::new()),
+            })
+            .collect();
+        Table { def, columns, source: Vec::new() }
+    }
+
     /// Appends parts of one table, in order, each column allocated once at its final size.
     pub fn concat(def: InputTable, parts: Vec<Table>) -> Table {
         if parts.is_empty() {
-            return TableBuilder::new(def, 0).finish();
+            return Table::empty(def);
         }
         let n: usize = parts.iter().map(Table::len).sum();
         let mut source = Vec::with_capacity(n);
@@ -207,12 +221,16 @@ impl Table {
 }
 
 fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usize) -> ColumnData {
-    fn flat<'b, T: Copy + 'b>(n: usize, parts: impl Iterator<Item = &'b [T]>) -> Vec<T> {
-        let mut v = Vec::with_capacity(n);
-        for p in parts {
-            v.extend_from_slice(p);
-        }
-        v
+    // The parts' vectors of one variant, appended into one of exactly `n` rows.
+    macro_rules! flat {
+        ($variant:ident) => {{
+            let mut v = Vec::with_capacity(n);
+            for c in cols {
+                let ColumnData::$variant(part) = c else { unreachable!("parts of one table have the same columns") };
+                v.extend_from_slice(part);
+            }
+            v
+        }};
     }
     let first = cols.clone().next().expect("at least one part");
     match first {
@@ -245,34 +263,10 @@ fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usiz
             }
             ColumnData::Interned { ids, dict }
         }
-        ColumnData::Index(_) => ColumnData::Index(flat(
-            n,
-            cols.map(|c| match c {
-                ColumnData::Index(v) => v.as_slice(),
-                _ => unreachable!(),
-            }),
-        )),
-        ColumnData::Label(_) => ColumnData::Label(flat(
-            n,
-            cols.map(|c| match c {
-                ColumnData::Label(v) => v.as_slice(),
-                _ => unreachable!(),
-            }),
-        )),
-        ColumnData::Time(_) => ColumnData::Time(flat(
-            n,
-            cols.map(|c| match c {
-                ColumnData::Time(v) => v.as_slice(),
-                _ => unreachable!(),
-            }),
-        )),
-        ColumnData::Bool(_) => ColumnData::Bool(flat(
-            n,
-            cols.map(|c| match c {
-                ColumnData::Bool(v) => v.as_slice(),
-                _ => unreachable!(),
-            }),
-        )),
+        ColumnData::Index(_) => ColumnData::Index(flat!(Index)),
+        ColumnData::Label(_) => ColumnData::Label(flat!(Label)),
+        ColumnData::Time(_) => ColumnData::Time(flat!(Time)),
+        ColumnData::Bool(_) => ColumnData::Bool(flat!(Bool)),
     }
 }
 
@@ -306,86 +300,6 @@ impl Interner {
 
     pub fn into_dict(self) -> Vec<String> {
         self.dict
-    }
-}
-
-enum ColumnBuilder {
-    Text(LargeStringBuilder),
-    Interned { ids: Vec<u32>, dict: Vec<String>, index: FxMap<Box<str>, u32> },
-    Label(Vec<u8>),
-    Time(Vec<i64>),
-    Bool(Vec<Option<bool>>),
-}
-
-/// Collects converted rows of one table.
-pub struct TableBuilder {
-    def: InputTable,
-    columns: Vec<ColumnBuilder>,
-    source: Vec<RowRef>,
-}
-
-impl TableBuilder {
-    /// A builder for about `rows` rows.
-    pub fn new(def: InputTable, rows: usize) -> TableBuilder {
-        let columns = def
-            .columns
-            .iter()
-            .map(|c| match c.kind {
-                ColumnKind::Text if c.interned => {
-                    ColumnBuilder::Interned { ids: Vec::with_capacity(rows), dict: Vec::new(), index: FxMap::default() }
-                }
-                ColumnKind::Text => ColumnBuilder::Text(LargeStringBuilder::with_capacity(rows, rows * 16)),
-                ColumnKind::Label => ColumnBuilder::Label(Vec::with_capacity(rows)),
-                ColumnKind::Time => ColumnBuilder::Time(Vec::with_capacity(rows)),
-                ColumnKind::Bool => ColumnBuilder::Bool(Vec::with_capacity(rows)),
-            })
-            .collect();
-        TableBuilder { def, columns, source: Vec::with_capacity(rows) }
-    }
-
-    /// Appends one row whose values passed every check, one per column in table order.
-    pub fn push(&mut self, values: &[Value<'_>], source: RowRef) {
-        self.source.push(source);
-        for (b, v) in self.columns.iter_mut().zip(values) {
-            match (b, v) {
-                (ColumnBuilder::Text(b), Value::Text(s)) => b.append_value(s),
-                (ColumnBuilder::Text(b), _) => b.append_null(),
-                (ColumnBuilder::Interned { ids, dict, index }, Value::Text(s)) => {
-                    let id = match index.get(s.as_ref()) {
-                        Some(&id) => id,
-                        None => {
-                            let id = dict.len() as u32;
-                            dict.push(s.to_string());
-                            index.insert(s.as_ref().into(), id);
-                            id
-                        }
-                    };
-                    ids.push(id);
-                }
-                (ColumnBuilder::Interned { ids, .. }, _) => ids.push(NULL_ID),
-                (ColumnBuilder::Label(b), Value::Label(l)) => b.push(*l),
-                (ColumnBuilder::Label(b), _) => b.push(u8::MAX),
-                (ColumnBuilder::Time(b), Value::Time(t)) => b.push(*t),
-                (ColumnBuilder::Time(b), _) => b.push(NULL_TIME),
-                (ColumnBuilder::Bool(b), Value::Bool(x)) => b.push(Some(*x)),
-                (ColumnBuilder::Bool(b), _) => b.push(None),
-            }
-        }
-    }
-
-    pub fn finish(self) -> Table {
-        let columns = self
-            .columns
-            .into_iter()
-            .map(|c| match c {
-                ColumnBuilder::Text(mut b) => ColumnData::Text(b.finish()),
-                ColumnBuilder::Interned { ids, dict, .. } => ColumnData::Interned { ids, dict },
-                ColumnBuilder::Label(v) => ColumnData::Label(v),
-                ColumnBuilder::Time(v) => ColumnData::Time(v),
-                ColumnBuilder::Bool(v) => ColumnData::Bool(v),
-            })
-            .collect();
-        Table { def: self.def, columns, source: self.source }
     }
 }
 
