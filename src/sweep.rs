@@ -83,8 +83,13 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
     }
     let staging = Staging::new(&plan.out, plan.force)?;
     let data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| {
-        clock.lap(&format!("read_{what}"));
-        stage(&format!("reading {what}"));
+        if what == "keys" {
+            clock.lap("keys");
+            stage("checking duplicate keys");
+        } else {
+            clock.lap(&format!("read_{what}"));
+            stage(&format!("reading {what}"));
+        }
     })?;
     clock.lap("evaluate");
     stage("evaluating cards");
