@@ -99,7 +99,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
     let counts = aggregate::rollup(&eval);
     clock.lap("write");
     stage("writing outputs");
-    let mut written = output::write_outputs(&staging.dir, &data, &eval, &counts)?;
+    let mut written = output::write_outputs(&staging.dir, &data, &eval, &counts, &plan.policy)?;
     let mut diff_summary = None;
     if let Some(previous) = &plan.previous {
         clock.lap("diff");

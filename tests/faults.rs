@@ -220,3 +220,33 @@ fn a_killed_staging_folder_of_a_live_process_is_left_alone() {
     assert!(live.exists(), "a live process's staging folder was removed");
     assert!(!dead.exists(), "a dead process's staging folder was left");
 }
+
+/// summary.html is one self-contained page: nothing loaded from elsewhere, input text
+/// escaped, the night's totals on it.
+#[test]
+fn summary_page_is_self_contained_and_escaped() {
+    let work = tmp();
+    let input = work.path().join("in");
+    fs::create_dir(&input).unwrap();
+    fs::write(input.join("organisations.csv"), "org_id,org_name\n<b>SE1,<script>alert(1)</script> & Co\n").unwrap();
+    fs::write(input.join("id_admins.csv"), "org_id\n").unwrap();
+    fs::write(
+        input.join("cards.csv"),
+        "card_id,org_id,card_type,status,ordered_at\nC1,<b>SE1,SITHS,ordered,2021-01-01\nC2,<b>SE1,SITHS,received,2021-01-01\n",
+    )
+    .unwrap();
+    fs::write(input.join("certificates.csv"), "cert_serial,card_id,issuer\n").unwrap();
+    let out = work.path().join("out");
+    sweep(&["run", "--quiet", "--input", s(&input), "--out", s(&out), "--as-of", "2021-11-15"], 0);
+    let page = fs::read_to_string(out.join("summary.html")).unwrap();
+    assert!(!page.contains("<script") && !page.contains("<b>"), "input text not escaped");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+    for external in ["src=", "href=", "@import", "url("] {
+        assert!(!page.contains(external), "summary.html refers to something outside itself: {external}");
+    }
+    assert!(page.contains("as of 2021-11-15") && page.contains("2 cards of 1 organisations"));
+    // One REVOKE (ordered more than three months ago), one BLOCKED (org not cleared).
+    assert!(page.contains(">REVOKE</text>") && page.contains(">BLOCKED</text>"));
+    let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("summary.html"));
+}

@@ -255,6 +255,14 @@ impl CsvSink {
     }
 }
 
+/// Writes a text file (`rows`: what the manifest should count for it).
+pub fn write_text(dir: &Path, name: &str, text: &str, rows: u64) -> Result<Written> {
+    let path = dir.join(name);
+    let mut w = create_private(&path)?;
+    w.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    Ok(Written { name: name.to_string(), sha256: finish(w, &path)?, rows })
+}
+
 /// Writes batches as one CSV file (see [`CsvSink`]).
 pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Written> {
     let mut sink = CsvSink::create(dir, name, schema)?;

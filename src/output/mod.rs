@@ -6,6 +6,7 @@ pub mod files;
 pub mod names;
 pub mod publish;
 pub mod reports;
+pub mod summary;
 
 use std::path::Path;
 
@@ -21,7 +22,13 @@ pub use files::Written;
 
 /// Writes every output file (not the manifest) into `dir`. The files are independent,
 /// so they are written concurrently; the list comes back in a fixed order.
-pub fn write_outputs(dir: &Path, d: &Ingested, e: &Evaluation, counts: &[OrgCounts]) -> Result<Vec<Written>> {
+pub fn write_outputs(
+    dir: &Path,
+    d: &Ingested,
+    e: &Evaluation,
+    counts: &[OrgCounts],
+    policy: &Policy,
+) -> Result<Vec<Written>> {
     use files::{write_csv, write_parquet};
     use rayon::prelude::*;
     let (org_order, org_rank) = reports::org_order(e);
@@ -97,6 +104,11 @@ pub fn write_outputs(dir: &Path, d: &Ingested, e: &Evaluation, counts: &[OrgCoun
             Ok(vec![write_parquet(dir, "quarantine.parquet", &schema, q, &["row"], &["table", "file", "row"])?])
         }),
     ];
+    let summary: Job<'_> = Box::new(|| {
+        let page = summary::render(d, e, counts, policy);
+        Ok(vec![files::write_text(dir, "summary.html", &page, counts.len() as u64)?])
+    });
+    let jobs: Vec<Job<'_>> = jobs.into_iter().chain([summary]).collect();
     let written: Vec<Result<Vec<Written>>> = jobs.par_iter().map(|job| job()).collect();
     let mut out = Vec::new();
     for w in written {
