@@ -98,6 +98,24 @@ pub const CERTIFICATES: InputTable = InputTable {
 /// The four input tables in the order they are read.
 pub const INPUT_TABLES: [InputTable; 4] = [ORGANISATIONS, ID_ADMINS, CARDS, CERTIFICATES];
 
+/// The plainest Arrow schema of an input table, as `generate` writes it: text and labels
+/// as Utf8, times as UTC timestamps, booleans as Boolean.
+pub fn input_arrow_schema(t: &InputTable) -> SchemaRef {
+    let fields: Vec<Field> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let dt = match c.kind {
+                ColumnKind::Text | ColumnKind::Label => DataType::Utf8,
+                ColumnKind::Time => utc_timestamp(),
+                ColumnKind::Bool => DataType::Boolean,
+            };
+            Field::new(c.name, dt, true)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
 // ---- outputs ----
 
 pub fn utc_timestamp() -> DataType {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -82,52 +82,20 @@ const REGION_NAMES: [&str; 21] = [
     "Norrbotten",
 ];
 
-fn schema(cols: &[(&str, DataType)]) -> SchemaRef {
-    Arc::new(Schema::new(cols.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>()))
-}
-
-fn ts() -> DataType {
-    crate::schema::utc_timestamp()
-}
-
 fn org_schema() -> SchemaRef {
-    schema(&[("org_id", DataType::Utf8), ("org_name", DataType::Utf8)])
+    crate::schema::input_arrow_schema(&crate::schema::ORGANISATIONS)
 }
 
 fn admin_schema() -> SchemaRef {
-    use DataType::Utf8;
-    schema(&[
-        ("org_id", Utf8),
-        ("name", Utf8),
-        ("personnummer", Utf8),
-        ("email", Utf8),
-        ("care_provider", Utf8),
-        ("care_unit", Utf8),
-        ("registered_at", ts()),
-        ("trained_at", ts()),
-    ])
+    crate::schema::input_arrow_schema(&crate::schema::ID_ADMINS)
 }
 
 fn card_schema() -> SchemaRef {
-    use DataType::{Boolean, Utf8};
-    schema(&[
-        ("card_id", Utf8),
-        ("org_id", Utf8),
-        ("care_unit", Utf8),
-        ("card_type", Utf8),
-        ("status", Utf8),
-        ("ordered_at", ts()),
-        ("sent_at", ts()),
-        ("received_at", ts()),
-        ("upgraded_at", ts()),
-        ("has_auth_code", Boolean),
-        ("has_sign_code", Boolean),
-    ])
+    crate::schema::input_arrow_schema(&crate::schema::CARDS)
 }
 
 fn cert_schema() -> SchemaRef {
-    use DataType::{Boolean, Utf8};
-    schema(&[("cert_serial", Utf8), ("card_id", Utf8), ("issuer", Utf8), ("not_after", ts()), ("revoked", Boolean)])
+    crate::schema::input_arrow_schema(&crate::schema::CERTIFICATES)
 }
 
 /// Card counts per organisation: 21 regions share about 30% of the cards, the rest is
