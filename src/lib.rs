@@ -10,6 +10,8 @@ pub mod generate;
 pub mod ingest;
 pub mod output;
 pub mod personnummer;
+#[cfg(feature = "query")]
+pub mod query;
 pub mod rules;
 pub mod schema;
 pub mod sweep;

@@ -3,6 +3,7 @@
 mod diff;
 mod generate;
 mod progress;
+mod query;
 mod run;
 
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Compare two sweeps: new, persisting and resolved revocations; changed verdicts.
     Diff(diff::DiffArgs),
+    /// Run SQL (Polars) over a sweep's output folder; each Parquet output is a table.
+    Query(query::QueryArgs),
 }
 
 /// A failure with its exit status.
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::main(a),
         Command::Generate(a) => generate::main(a),
         Command::Diff(a) => diff::main(a),
+        Command::Query(a) => query::main(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,7 +5,9 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::types::{
+    Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
+};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -24,7 +26,7 @@ use crate::time::{format_date, format_instant};
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// Rows per Parquet row group: DuckDB and Spark parallelise over row groups.
-const ROW_GROUP_ROWS: usize = 1 << 20;
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// What the manifest records of a written file.
 #[derive(Clone, Debug)]
@@ -287,6 +289,11 @@ fn write_cell(out: &mut String, a: &dyn Array, r: usize) {
     }
     let _ = match a.data_type() {
         DataType::Utf8 => write!(out, "{}", a.as_string::<i32>().value(r)),
+        // Not in our outputs, but in files other tools write (a `query --format parquet` result).
+        DataType::LargeUtf8 => write!(out, "{}", a.as_string::<i64>().value(r)),
+        DataType::Utf8View => write!(out, "{}", a.as_string_view().value(r)),
+        DataType::UInt32 => write!(out, "{}", a.as_primitive::<UInt32Type>().value(r)),
+        DataType::UInt64 => write!(out, "{}", a.as_primitive::<UInt64Type>().value(r)),
         DataType::Int32 => write!(out, "{}", a.as_primitive::<Int32Type>().value(r)),
         DataType::Int64 => write!(out, "{}", a.as_primitive::<Int64Type>().value(r)),
         // Rust's Display for f64 is the shortest text that reads back to the same value.
@@ -307,8 +314,15 @@ fn write_cell(out: &mut String, a: &dyn Array, r: usize) {
             }
             Ok(())
         }
-        t => unreachable!("no output column has type {t}"),
+        t => write!(out, "<{t}>"),
     };
+}
+
+/// One CSV field from a cell's text: a `textual` cell that a spreadsheet would read as a
+/// formula gets a leading apostrophe (OWASP CSV injection), then RFC 4180 quoting where
+/// needed. Numbers, dates and timestamps never start with those characters.
+pub fn csv_field(text: &str, textual: bool) -> String {
+    if textual && text.starts_with(FORMULA_START) { quote(&format!("'{text}")) } else { quote(text) }
 }
 
 /// RFC 4180 quoting where needed.
