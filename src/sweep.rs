@@ -23,6 +23,8 @@ pub struct Plan {
     pub batch_rows: usize,
     /// Last night's output folder: write the nightly diff against it too.
     pub previous: Option<PathBuf>,
+    /// Also write `org_reports/<org>.html`, one page per organisation for the customer.
+    pub org_reports: bool,
 }
 
 /// What a sweep reports when it is done.
@@ -100,6 +102,11 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
     clock.lap("write");
     stage("writing outputs");
     let mut written = output::write_outputs(&staging.dir, &data, &eval, &counts, &plan.policy)?;
+    if plan.org_reports {
+        clock.lap("org_reports");
+        stage("writing organisation reports");
+        written.extend(output::org_reports::write(&staging.dir, plan.as_of, &plan.policy)?);
+    }
     let mut diff_summary = None;
     if let Some(previous) = &plan.previous {
         clock.lap("diff");

@@ -123,9 +123,13 @@ fn rows_are_decided_or_quarantined() {
 /// All files of an output folder, with the manifest's run-specific keys removed.
 fn snapshot(out: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
-    for e in fs::read_dir(out).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    let mut paths: Vec<std::path::PathBuf> = fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).collect();
+    while let Some(p) = paths.pop() {
+        if p.is_dir() {
+            paths.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let name = p.strip_prefix(out).unwrap().to_string_lossy().into_owned();
         let mut bytes = fs::read(&p).unwrap();
         if name == "manifest.json" {
             let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -158,6 +162,7 @@ fn threads_and_batch_sizes_do_not_change_a_byte() {
                 threads,
                 "--batch-rows",
                 batch,
+                "--org-reports",
             ];
             sweep(&args, 0);
             let snap = snapshot(&o);

@@ -180,6 +180,7 @@ fn write_parquet(dir: &Path, tables: &BTreeMap<&'static str, Vec<String>>) {
 
 fn sweep(input: &Path, out: &Path, threads: usize) {
     let plan = Plan {
+        org_reports: false,
         input: input.to_path_buf(),
         out: out.to_path_buf(),
         as_of: parse_date("2021-11-15").unwrap(),

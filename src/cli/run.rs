@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Last night's output folder: also write revocation_changes and verdict_changes.
     #[arg(long)]
     previous: Option<PathBuf>,
+    /// Also write org_reports/<org>.html: one page per organisation, in Swedish, for the customer.
+    #[arg(long)]
+    org_reports: bool,
     /// Rows per input batch (tuning and tests; results do not depend on it).
     #[arg(long, hide = true, default_value_t = crate::ingest::BATCH_ROWS)]
     batch_rows: usize,
@@ -69,6 +72,7 @@ impl RunArgs {
             force: self.force,
             batch_rows: self.batch_rows,
             previous: self.previous,
+            org_reports: self.org_reports,
         })
     }
 }

@@ -4,6 +4,7 @@
 pub mod canonical;
 pub mod files;
 pub mod names;
+pub mod org_reports;
 pub mod publish;
 pub mod reports;
 pub mod summary;
@@ -36,16 +37,22 @@ pub fn write_outputs(
     type Job<'a> = Box<dyn Fn() -> Result<Vec<Written>> + Send + Sync + 'a>;
     let jobs: Vec<Job<'_>> = vec![
         Box::new(|| {
-            let batches = reports::card_decisions(d, e, &card_order);
+            // One row group's worth of decisions at a time, built and then encoded (each
+            // in parallel): the biggest table is never whole in memory.
             let schema = crate::schema::card_decisions();
-            Ok(vec![write_parquet(
+            let mut sink = files::ParquetSink::create(
                 dir,
                 "card_decisions.parquet",
                 &schema,
-                batches,
                 &["card_id"],
                 &["org_id", "card_id"],
-            )?])
+            )?;
+            for window in card_order.chunks(files::ROW_GROUP_ROWS) {
+                for b in reports::card_decisions(d, e, window) {
+                    sink.write(&b)?;
+                }
+            }
+            Ok(vec![sink.finish()?])
         }),
         Box::new(|| {
             let revs = reports::revocations(d, e, &card_order);

@@ -1,0 +1,380 @@
+//! `run --org-reports`: one self-contained HTML page per organisation, in Swedish, that
+//! the issuer can send to that customer: its clearance, its ID administrators' problems
+//! (personnummer masked) and its cards that need action, grouped by action.
+//!
+//! The pages are built from the published tables themselves (`org_compliance`,
+//! `admin_review`, `card_decisions` in the staging folder), so a page can never say
+//! something the Parquet outputs do not. File names come from [`safe_stem`]: an org_id
+//! is data, never a path. `org_reports/index.csv` maps each org_id to its file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+
+use super::files::{self, Written, cell_text, csv_field};
+use super::names::safe_stem;
+use super::summary::escape;
+use crate::error::{Error, Result};
+use crate::rules::admin::AdminProblem;
+use crate::rules::{Action, Finding, Policy, Verdict};
+use crate::time::format_date;
+
+/// The folder inside a sweep's output.
+pub const DIR: &str = "org_reports";
+
+fn read(dir: &Path, name: &str) -> Result<Vec<RecordBatch>> {
+    let path = dir.join(name);
+    let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.with_batch_size(65_536).build())
+        .map_err(|e| Error::input(&path, e.to_string()))?;
+    reader.map(|b| b.map_err(|e| Error::input(&path, e.to_string()))).collect()
+}
+
+/// One row of a table: the batch and the row in it.
+type Row<'a> = (&'a RecordBatch, usize);
+
+fn text(row: Row<'_>, column: &str) -> String {
+    let (b, r) = row;
+    cell_text(b.column_by_name(column).expect("the output has its schema's columns").as_ref(), r)
+}
+
+fn list(row: Row<'_>, column: &str) -> Vec<String> {
+    let t = text(row, column);
+    if t.is_empty() { Vec::new() } else { t.split(';').map(str::to_string).collect() }
+}
+
+fn int(row: Row<'_>, column: &str) -> i64 {
+    let (b, r) = row;
+    let c = b.column_by_name(column).expect("the output has its schema's columns");
+    match c.data_type() {
+        arrow_schema::DataType::Int32 => i64::from(c.as_primitive::<Int32Type>().value(r)),
+        _ => c.as_primitive::<Int64Type>().value(r),
+    }
+}
+
+/// A timestamp column as the local date in the policy's zone ("" for null).
+fn local_date(row: Row<'_>, column: &str, policy: &Policy) -> String {
+    let (b, r) = row;
+    let c = b.column_by_name(column).expect("the output has its schema's columns");
+    if c.is_null(r) {
+        return String::new();
+    }
+    format_date(policy.zone.local_date(c.as_primitive::<TimestampMicrosecondType>().value(r)))
+}
+
+/// Groups the rows of `batches` by their `org_id`.
+fn by_org<'a>(batches: &'a [RecordBatch], keep: impl Fn(Row<'a>) -> bool) -> BTreeMap<String, Vec<Row<'a>>> {
+    let mut groups: BTreeMap<String, Vec<Row<'a>>> = BTreeMap::new();
+    for b in batches {
+        let ids = b.column_by_name("org_id").expect("every table has org_id").as_string::<i32>();
+        for r in 0..b.num_rows() {
+            if keep((b, r)) {
+                groups.entry(ids.value(r).to_string()).or_default().push((b, r));
+            }
+        }
+    }
+    groups
+}
+
+fn verdict_sv(code: &str) -> &str {
+    match Verdict::ALL.iter().find(|v| v.code() == code) {
+        Some(Verdict::Ready) => "Klart att uppgradera",
+        Some(Verdict::Blocked) => "Hindrat",
+        Some(Verdict::Upgraded) => "Uppgraderat",
+        Some(Verdict::Violation) => "Regelbrott",
+        Some(Verdict::Revoke) => "Spärras",
+        Some(Verdict::Replace) => "Byts ut",
+        Some(Verdict::OutOfScope) => "Omfattas inte",
+        None => code,
+    }
+}
+
+fn action_sv(code: &str) -> &str {
+    match code {
+        c if c == Action::Revoke.code() => "Kortet spärras av utfärdaren",
+        c if c == Action::Review.code() => "Granska kortet tillsammans med utfärdaren",
+        c if c == Action::ReorderThirdPartyCerts.code() => {
+            "Beställ om certifikat från andra utfärdare (t.ex. EK-certifikat) efter uppgraderingen"
+        }
+        c if c == Action::OrderNewCard.code() => "Beställ nytt SITHS e-id-kort",
+        c if c == Action::HandOutCard.code() => "Lämna ut kortet enligt utlämningsrutinen (status ”mottaget”)",
+        c if c == Action::TrainIdAdmins.code() => "Utbilda ID-administratörer innan kortet uppgraderas",
+        c if c == Action::OrderNewCodes.code() => "Beställ nya koder hos Svensk e-identitet",
+        c if c == Action::RemoveCertsThenUpgrade.code() => "Rensa bort certifikat via Mina sidor och uppgradera sedan",
+        c if c == Action::Upgrade.code() => "Uppgradera kortet",
+        c if c == Action::None.code() => "Ingen åtgärd",
+        c => c,
+    }
+}
+
+fn finding_sv(code: &str) -> &str {
+    match Finding::ALL.iter().find(|f| f.code() == code) {
+        Some(Finding::UnissuedOver3Months) => "beställt men inte utlämnat inom tre månader",
+        Some(Finding::UpgradedBeforeReceived) => "uppgraderat innan kortet var mottaget",
+        Some(Finding::UpgradedAfterDeadline) => "uppgraderat efter sista dag",
+        Some(Finding::UpgradedBeforeOrgCleared) => "uppgraderat innan organisationen uppfyllde kraven",
+        Some(Finding::DeadlinePassed) => "sista dag för uppgradering har passerat",
+        Some(Finding::AwaitingIssuance) => "väntar på utlämning",
+        Some(Finding::OrgNotCleared) => "organisationen saknar två utbildade ID-administratörer",
+        Some(Finding::CodesMissing) => "kortinnehavaren saknar någon av sina två koder",
+        Some(Finding::TooManyCerts) => "fler än sex certifikat på kortet",
+        Some(Finding::ThirdPartyReorder) => "har certifikat från annan utfärdare",
+        Some(Finding::InconsistentDates) => "motstridiga datum",
+        Some(Finding::UnknownOrg) => "okänd organisation",
+        None => code,
+    }
+}
+
+fn problem_sv(code: &str) -> &str {
+    match AdminProblem::ALL.iter().find(|p| p.code() == code) {
+        Some(AdminProblem::MissingName) => "namn saknas",
+        Some(AdminProblem::MissingPersonnummer) => "personnummer saknas",
+        Some(AdminProblem::InvalidPersonnummer) => "ogiltigt personnummer",
+        Some(AdminProblem::MissingEmail) => "e-postadress saknas",
+        Some(AdminProblem::InvalidEmail) => "ogiltig e-postadress",
+        Some(AdminProblem::MissingCareProvider) => "vårdgivare saknas",
+        Some(AdminProblem::MissingCareUnit) => "vårdenhet saknas",
+        Some(AdminProblem::NotRegistered) => "uppgifterna är inte inskickade",
+        Some(AdminProblem::NotTrained) => "utbildningen är inte genomförd",
+        Some(AdminProblem::TrainedBeforeRegistered) => "utbildad innan uppgifterna skickades in",
+        Some(AdminProblem::TrainedAfterAsOf) => "utbildningsdatum efter rapportdagen",
+        Some(AdminProblem::DuplicatePerson) => "samma person finns redan som ID-administratör",
+        Some(AdminProblem::UnknownOrg) => "okänd organisation",
+        None => code,
+    }
+}
+
+fn compliance_sv(code: &str) -> &str {
+    match code {
+        "compliant" => "uppfyller kraven",
+        "at_risk" => "i riskzonen",
+        "non_compliant" => "uppfyller inte kraven",
+        c => c,
+    }
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:62em;color:#222;padding:0 1em}\
+h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
+h3{font-size:1em;margin:1.4em 0 .3em}table{border-collapse:collapse;margin:.4em 0}\
+td,th{padding:.2em .6em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}\
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#666}.ok{color:#1a7f37}.bad{color:#b42318}\
+@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}tr{break-inside:avoid}}";
+
+/// The page of one organisation.
+fn page(
+    org_id: &str,
+    org: Option<Row<'_>>,
+    admins: &[Row<'_>],
+    cards: &[Row<'_>],
+    as_of: i32,
+    policy: &Policy,
+) -> String {
+    let name = org.map(|o| text(o, "org_name")).filter(|n| !n.is_empty());
+    let title = match &name {
+        Some(n) => format!("{} ({})", escape(n), escape(org_id)),
+        None => escape(org_id),
+    };
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"sv\"><head><meta charset=\"utf-8\"><title>SITHS-uppgradering: {title}</title>\
+<style>{STYLE}</style></head><body><h1>Uppgradering till SITHS e-id: {title}</h1>\
+<p class=\"muted\">Underlag från Svensk e-identitet per {as_of}. Sista dag för uppgradering: före {deadline}.</p>",
+        as_of = format_date(as_of),
+        deadline = format_date(policy.deadline),
+    );
+
+    h.push_str("<h2>Organisationens status</h2>");
+    match org {
+        None => h.push_str(
+            "<p class=\"bad\">Organisationen finns inte i vårt kundregister. Kontakta Svensk e-identitet.</p>",
+        ),
+        Some(o) => {
+            let cleared = text(o, "cleared") == "true";
+            let cleared_at = local_date(o, "cleared_at", policy);
+            let _ = write!(
+                h,
+                "<p class=\"{}\"><strong>{}</strong></p><table>\
+<tr><th>ID-administratörer anmälda</th><td class=\"n\">{}</td></tr>\
+<tr><th>ID-administratörer som uppfyller kraven</th><td class=\"n\">{} (minst {} krävs)</td></tr>\
+<tr><th>Kort totalt</th><td class=\"n\">{}</td></tr>\
+<tr><th>Andel uppgraderade kort</th><td class=\"n\">{}</td></tr>\
+<tr><th>Bedömning</th><td>{}</td></tr></table>",
+                if cleared { "ok" } else { "bad" },
+                if cleared {
+                    format!("Organisationen uppfyller kraven för uppgradering sedan {cleared_at}.")
+                } else {
+                    format!(
+                        "Organisationen uppfyller ännu inte kraven för uppgradering: det behövs {} ID-administratörer \
+som genomgått utbildningen.",
+                        policy.min_trained_admins
+                    )
+                },
+                int(o, "admins_listed"),
+                int(o, "admins_qualified"),
+                policy.min_trained_admins,
+                int(o, "cards_total"),
+                progress(o),
+                escape(compliance_sv(&text(o, "compliance"))),
+            );
+            h.push_str("<h3>Kort per bedömning</h3><table><tr><th>Bedömning</th><th class=\"n\">Kort</th></tr>");
+            for v in Verdict::ALL {
+                let n = int(o, &v.code().to_lowercase());
+                if n > 0 {
+                    let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{n}</td></tr>", verdict_sv(v.code()));
+                }
+            }
+            h.push_str("</table>");
+        }
+    }
+
+    h.push_str("<h2>ID-administratörer</h2>");
+    if admins.is_empty() {
+        h.push_str("<p>Inga ID-administratörer är anmälda.</p>");
+    } else {
+        h.push_str(
+            "<table><tr><th>Namn</th><th>Personnummer</th><th>E-post</th><th>Anmäld</th><th>Utbildad</th>\
+<th>Uppfyller kraven</th><th>Problem</th></tr>",
+        );
+        for &a in admins {
+            let problems: Vec<String> = list(a, "problems").iter().map(|p| escape(problem_sv(p))).collect();
+            let qualified = text(a, "qualified") == "true";
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+                escape(&text(a, "name")),
+                escape(&text(a, "personnummer_masked")),
+                escape(&text(a, "email")),
+                local_date(a, "registered_at", policy),
+                local_date(a, "trained_at", policy),
+                if qualified { "ok" } else { "bad" },
+                if qualified { "ja" } else { "nej" },
+                if problems.is_empty() { "inga".to_string() } else { problems.join("; ") },
+            );
+        }
+        h.push_str("</table>");
+    }
+
+    h.push_str("<h2>Kort som kräver åtgärd</h2>");
+    if cards.is_empty() {
+        h.push_str("<p class=\"ok\">Inga kort kräver åtgärd.</p>");
+    }
+    // Grouped in the order of SPEC's action table: the most urgent first.
+    for action in [
+        Action::Revoke,
+        Action::Review,
+        Action::OrderNewCard,
+        Action::HandOutCard,
+        Action::TrainIdAdmins,
+        Action::OrderNewCodes,
+        Action::RemoveCertsThenUpgrade,
+        Action::Upgrade,
+        Action::ReorderThirdPartyCerts,
+    ] {
+        let group: Vec<Row<'_>> = cards.iter().copied().filter(|&c| text(c, "action") == action.code()).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<h3>{} <span class=\"muted\">({} kort)</span></h3><table><tr><th>Kort</th><th>Vårdenhet</th><th>Korttyp</th>\
+<th>Status</th><th>Bedömning</th><th>Orsak</th><th>Utlämnas senast</th></tr>",
+            action_sv(action.code()),
+            group.len()
+        );
+        for c in group {
+            let findings: Vec<String> = list(c, "findings").iter().map(|f| escape(finding_sv(f))).collect();
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&text(c, "card_id")),
+                escape(&text(c, "care_unit")),
+                escape(&text(c, "card_type")),
+                escape(&text(c, "status")),
+                verdict_sv(&text(c, "verdict")),
+                findings.join("; "),
+                text(c, "issuance_due"),
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(
+        "<p class=\"muted\">Frågor om underlaget besvaras av Svensk e-identitet. Kort som uppgraderas utan att vara \
+korrekt utlämnade spärras utan förvarning.</p></body></html>\n",
+    );
+    h
+}
+
+fn progress(o: Row<'_>) -> String {
+    let (b, r) = o;
+    let c = b.column_by_name("upgrade_progress").expect("org_compliance has upgrade_progress");
+    if c.is_null(r) {
+        return "–".to_string();
+    }
+    format!("{:.1} %", c.as_primitive::<Float64Type>().value(r) * 100.0).replace('.', ",")
+}
+
+/// Writes `org_reports/<org>.html` for every organisation named in the staged tables,
+/// and `org_reports/index.csv`. Returns what was written, for the manifest.
+pub fn write(dir: &Path, as_of: i32, policy: &Policy) -> Result<Vec<Written>> {
+    let orgs = read(dir, "org_compliance.parquet")?;
+    let admins = read(dir, "admin_review.parquet")?;
+    let cards = read(dir, "card_decisions.parquet")?;
+    let org_rows = by_org(&orgs, |_| true);
+    let admin_rows = by_org(&admins, |_| true);
+    let card_rows = by_org(&cards, |c| text(c, "action") != Action::None.code());
+    // Every organisation any table names: one from admin_review alone still gets a page.
+    let mut ids: Vec<&String> = org_rows.keys().chain(admin_rows.keys()).chain(card_rows.keys()).collect();
+    ids.sort();
+    ids.dedup();
+
+    let out = dir.join(DIR);
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o750);
+    b.create(&out).map_err(|e| Error::io(&out, e))?;
+
+    let written: Vec<Result<(String, String, Written)>> = ids
+        .par_iter()
+        .map(|id| {
+            let org = org_rows.get(*id).and_then(|rows| rows.first().copied());
+            let html = page(
+                id,
+                org,
+                admin_rows.get(*id).map_or(&[][..], Vec::as_slice),
+                card_rows.get(*id).map_or(&[][..], Vec::as_slice),
+                as_of,
+                policy,
+            );
+            let file = format!("{}.html", safe_stem(id));
+            let mut w = files::write_text(&out, &file, &html, 1)?;
+            w.name = format!("{DIR}/{file}");
+            Ok(((*id).clone(), org.map(|o| text(o, "org_name")).unwrap_or_default(), w))
+        })
+        .collect();
+    let mut index = String::from("org_id,org_name,file\n");
+    let mut all = Vec::with_capacity(written.len() + 1);
+    for w in written {
+        let (id, name, w) = w?;
+        let _ = writeln!(
+            index,
+            "{},{},{}",
+            csv_field(&id, true),
+            csv_field(&name, true),
+            w.name.trim_start_matches(&format!("{DIR}/"))
+        );
+        all.push(w);
+    }
+    let mut w = files::write_text(&out, "index.csv", &index, all.len() as u64)?;
+    w.name = format!("{DIR}/index.csv");
+    all.push(w);
+    Ok(all)
+}
