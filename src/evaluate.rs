@@ -194,32 +194,43 @@ pub fn evaluate_cards(
     dates: &SweepDates,
     policy: &Policy,
 ) -> Vec<CardOutcome> {
+    let evaluate = card_evaluator(t, card_org, orgs, counts, dates, policy);
+    (0..t.len()).into_par_iter().with_min_len(CARD_CHUNK).map(evaluate).collect()
+}
+
+/// The per-card step of [`evaluate_cards`]: gathers card `i`'s facts from the columns
+/// and runs the rules. Public so that the instruction-count guard (`guard/benches/hotloop.rs`)
+/// can run exactly this code on one thread.
+pub fn card_evaluator<'a>(
+    t: &'a Table,
+    card_org: &'a [u32],
+    orgs: &'a Orgs,
+    counts: &'a [CertCounts],
+    dates: &'a SweepDates,
+    policy: &'a Policy,
+) -> impl Fn(usize) -> CardOutcome + Sync + Send + 'a {
     let (card_type, status) = (t.labels("card_type"), t.labels("status"));
     let (ordered, sent, received, upgraded) =
         (t.times("ordered_at"), t.times("sent_at"), t.times("received_at"), t.times("upgraded_at"));
     let (auth, sign) = (t.bools("has_auth_code"), t.bools("has_sign_code"));
-    (0..t.len())
-        .into_par_iter()
-        .with_min_len(CARD_CHUNK)
-        .map(|i| {
-            let org = card_org[i] as usize;
-            let facts = CardFacts {
-                card_type: if card_type[i] == CardType::Siths as u8 { CardType::Siths } else { CardType::SithsEid },
-                status: status_of(status[i]),
-                ordered_at: ordered.get(i).expect("required"),
-                sent_at: sent.get(i),
-                received_at: received.get(i),
-                upgraded_at: upgraded.get(i),
-                has_auth_code: auth[i],
-                has_sign_code: sign[i],
-                org_known: orgs.known[org],
-                org_cleared_at: orgs.clearance[org].cleared_at,
-                cert_count: counts[i].cert_count,
-                third_party_certs: counts[i].third_party_certs,
-            };
-            evaluate_card(&facts, dates, policy)
-        })
-        .collect()
+    move |i| {
+        let org = card_org[i] as usize;
+        let facts = CardFacts {
+            card_type: if card_type[i] == CardType::Siths as u8 { CardType::Siths } else { CardType::SithsEid },
+            status: status_of(status[i]),
+            ordered_at: ordered.get(i).expect("required"),
+            sent_at: sent.get(i),
+            received_at: received.get(i),
+            upgraded_at: upgraded.get(i),
+            has_auth_code: auth[i],
+            has_sign_code: sign[i],
+            org_known: orgs.known[org],
+            org_cleared_at: orgs.clearance[org].cleared_at,
+            cert_count: counts[i].cert_count,
+            third_party_certs: counts[i].third_party_certs,
+        };
+        evaluate_card(&facts, dates, policy)
+    }
 }
 
 fn status_of(code: u8) -> Status {

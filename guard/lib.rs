@@ -1,0 +1,1 @@
+//! Empty: this package exists for `benches/hotloop.rs` (see its doc comment).
