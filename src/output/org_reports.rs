@@ -152,6 +152,17 @@ fn problem_sv(code: &str) -> &str {
     }
 }
 
+/// Card statuses as SITHS Admin shows them in Swedish ("mottaget", "skickat").
+fn status_sv(label: &str) -> &str {
+    match label {
+        "ordered" => "beställt",
+        "sent" => "skickat",
+        "received" => "mottaget",
+        "revoked" => "spärrat",
+        l => l,
+    }
+}
+
 fn compliance_sv(code: &str) -> &str {
     match code {
         "compliant" => "uppfyller kraven",
@@ -165,7 +176,7 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;ma
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
 h3{font-size:1em;margin:1.4em 0 .3em}table{border-collapse:collapse;margin:.4em 0}\
 td,th{padding:.2em .6em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}\
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#666}.ok{color:#1a7f37}.bad{color:#b42318}\
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.d{white-space:nowrap}.muted{color:#666}.ok{color:#1a7f37}.bad{color:#b42318}\
 @media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}tr{break-inside:avoid}}";
 
 /// The page of one organisation.
@@ -249,7 +260,8 @@ som genomgått utbildningen.",
             let qualified = text(a, "qualified") == "true";
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"d\">{}</td><td>{}</td><td class=\"d\">{}</td><td class=\"d\">{}</td>\
+<td class=\"{}\">{}</td><td>{}</td></tr>",
                 escape(&text(a, "name")),
                 escape(&text(a, "personnummer_masked")),
                 escape(&text(a, "email")),
@@ -294,11 +306,11 @@ som genomgått utbildningen.",
             let findings: Vec<String> = list(c, "findings").iter().map(|f| escape(finding_sv(f))).collect();
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"d\">{}</td></tr>",
                 escape(&text(c, "card_id")),
                 escape(&text(c, "care_unit")),
                 escape(&text(c, "card_type")),
-                escape(&text(c, "status")),
+                escape(status_sv(&text(c, "status"))),
                 verdict_sv(&text(c, "verdict")),
                 findings.join("; "),
                 text(c, "issuance_due"),
