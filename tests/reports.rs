@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -142,6 +141,7 @@ fn hostile_org_ids_stay_inside_org_reports() {
 #[cfg(feature = "query")]
 mod query {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn query(out: &Path, sql: &str, extra: &[&str], code: i32) -> std::process::Output {
         let mut args = vec!["query", "--reports", s(out)];
