@@ -4,7 +4,6 @@
 //! `verdict_changes`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,10 +12,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Date32Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::output::files::{Written, write_csv, write_parquet};
+use crate::output::files::{Written, read_output, write_csv, write_parquet};
 use crate::time::{format_date, parse_date};
 
 pub fn revocation_changes_schema() -> SchemaRef {
@@ -53,13 +51,10 @@ struct Sweep {
 
 /// Reads named string (or date) columns of a Parquet output into rows.
 fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.with_batch_size(65_536).build())
-        .map_err(|e| Error::input(path, format!("not a readable sweep output: {e}")))?;
+    let (_, batches) = read_output(path)?;
     let mut rows = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::input(path, e.to_string()))?;
+    for batch in batches {
+        let batch = batch?;
         let cols: Vec<&ArrayRef> = names
             .iter()
             .map(|n| batch.column_by_name(n).ok_or_else(|| Error::input(path, format!("has no column {n:?}"))))

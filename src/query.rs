@@ -119,10 +119,6 @@ fn micros(t: i64, unit: TimeUnit) -> i64 {
     }
 }
 
-fn is_numeric(dtype: &DataType) -> bool {
-    dtype.is_primitive_numeric()
-}
-
 /// A cell as a JSON value: numbers and booleans as themselves, lists as arrays, the
 /// rest (text, dates, instants) as strings.
 fn json(v: &AnyValue) -> String {
@@ -163,7 +159,7 @@ pub fn render(df: &DataFrame, format: Format) -> Result<String, QueryError> {
                 }
                 cells.push(col);
             }
-            let right: Vec<bool> = columns.iter().map(|c| is_numeric(c.dtype())).collect();
+            let right: Vec<bool> = columns.iter().map(|c| c.dtype().is_primitive_numeric()).collect();
             let line = |out: &mut String, texts: &mut dyn Iterator<Item = (usize, &str)>| {
                 let mut l = String::new();
                 for (i, t) in texts {

@@ -3,28 +3,23 @@
 //! re-encodes the same data does not churn every fixture.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::path::Path;
 
 use arrow_array::Array;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::files::cell_text;
-use crate::error::{Error, Result};
+use super::files::{cell_text, read_output};
+use crate::error::Result;
 
 pub fn parquet_to_text(path: &Path) -> Result<String> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| Error::input(path, e.to_string()))?;
-    let schema = builder.schema().clone();
-    let reader = builder.build().map_err(|e| Error::input(path, e.to_string()))?;
+    let (schema, batches) = read_output(path)?;
     let mut out = String::new();
     for f in schema.fields() {
         writeln!(out, "# {}: {}", f.name(), f.data_type()).expect("write to string");
     }
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     writeln!(out, "{}", names.join("\t")).expect("write to string");
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::input(path, e.to_string()))?;
+    for batch in batches {
+        let batch = batch?;
         for r in 0..batch.num_rows() {
             let cells: Vec<String> = batch
                 .columns()

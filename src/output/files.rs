@@ -189,6 +189,18 @@ impl ParquetSink {
     }
 }
 
+/// Reads back a Parquet file the sweep wrote (a published or staged output), batch by
+/// batch: for the nightly diff, the organisation reports and the tests' canonical text.
+/// Input has its own checked, parallel reader.
+pub fn read_output(path: &Path) -> Result<(SchemaRef, impl Iterator<Item = Result<RecordBatch>> + '_)> {
+    use arrow_array::RecordBatchReader as _;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.with_batch_size(65_536).build())
+        .map_err(|e| Error::input(path, format!("not a readable sweep output: {e}")))?;
+    Ok((reader.schema(), reader.map(move |b| b.map_err(|e| Error::input(path, e.to_string())))))
+}
+
 /// Writes batches as one Parquet file (see [`ParquetSink`]).
 pub fn write_parquet(
     dir: &Path,

@@ -9,13 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::File;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 
 use super::files::{self, Written, cell_text, csv_field};
@@ -30,12 +28,7 @@ use crate::time::format_date;
 pub const DIR: &str = "org_reports";
 
 fn read(dir: &Path, name: &str) -> Result<Vec<RecordBatch>> {
-    let path = dir.join(name);
-    let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.with_batch_size(65_536).build())
-        .map_err(|e| Error::input(&path, e.to_string()))?;
-    reader.map(|b| b.map_err(|e| Error::input(&path, e.to_string()))).collect()
+    files::read_output(&dir.join(name))?.1.collect()
 }
 
 /// One row of a table: the batch and the row in it.
@@ -44,6 +37,13 @@ type Row<'a> = (&'a RecordBatch, usize);
 fn text(row: Row<'_>, column: &str) -> String {
     let (b, r) = row;
     cell_text(b.column_by_name(column).expect("the output has its schema's columns").as_ref(), r)
+}
+
+/// A text column's value without copying it ("" for null).
+fn str_at<'a>(row: Row<'a>, column: &str) -> &'a str {
+    let (b, r) = row;
+    let c = b.column_by_name(column).expect("the output has its schema's columns").as_string::<i32>();
+    if c.is_null(r) { "" } else { c.value(r) }
 }
 
 fn list(row: Row<'_>, column: &str) -> Vec<String> {
@@ -179,6 +179,19 @@ td,th{padding:.2em .6em;border-bottom:1px solid #eee;text-align:left;vertical-al
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.d{white-space:nowrap}.muted{color:#666}.ok{color:#1a7f37}.bad{color:#b42318}\
 @media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}tr{break-inside:avoid}}";
 
+/// The actions a customer's page lists, most urgent first (`none` is not listed).
+const URGENCY: [Action; 9] = [
+    Action::Revoke,
+    Action::Review,
+    Action::OrderNewCard,
+    Action::HandOutCard,
+    Action::TrainIdAdmins,
+    Action::OrderNewCodes,
+    Action::RemoveCertsThenUpgrade,
+    Action::Upgrade,
+    Action::ReorderThirdPartyCerts,
+];
+
 /// The page of one organisation.
 fn page(
     org_id: &str,
@@ -279,19 +292,14 @@ som genomgått utbildningen.",
     if cards.is_empty() {
         h.push_str("<p class=\"ok\">Inga kort kräver åtgärd.</p>");
     }
-    // Grouped in the order of SPEC's action table: the most urgent first.
-    for action in [
-        Action::Revoke,
-        Action::Review,
-        Action::OrderNewCard,
-        Action::HandOutCard,
-        Action::TrainIdAdmins,
-        Action::OrderNewCodes,
-        Action::RemoveCertsThenUpgrade,
-        Action::Upgrade,
-        Action::ReorderThirdPartyCerts,
-    ] {
-        let group: Vec<Row<'_>> = cards.iter().copied().filter(|&c| text(c, "action") == action.code()).collect();
+    // Grouped in one pass, shown most urgent first.
+    let mut groups: Vec<Vec<Row<'_>>> = vec![Vec::new(); URGENCY.len()];
+    for &c in cards {
+        let action = str_at(c, "action");
+        let rank = URGENCY.iter().position(|a| a.code() == action).expect("every action but none is listed");
+        groups[rank].push(c);
+    }
+    for (action, group) in URGENCY.iter().zip(groups) {
         if group.is_empty() {
             continue;
         }
@@ -307,11 +315,11 @@ som genomgått utbildningen.",
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"d\">{}</td></tr>",
-                escape(&text(c, "card_id")),
-                escape(&text(c, "care_unit")),
-                escape(&text(c, "card_type")),
-                escape(status_sv(&text(c, "status"))),
-                verdict_sv(&text(c, "verdict")),
+                escape(str_at(c, "card_id")),
+                escape(str_at(c, "care_unit")),
+                escape(str_at(c, "card_type")),
+                escape(status_sv(str_at(c, "status"))),
+                verdict_sv(str_at(c, "verdict")),
                 findings.join("; "),
                 text(c, "issuance_due"),
             );
@@ -342,7 +350,7 @@ pub fn write(dir: &Path, as_of: i32, policy: &Policy) -> Result<Vec<Written>> {
     let cards = read(dir, "card_decisions.parquet")?;
     let org_rows = by_org(&orgs, |_| true);
     let admin_rows = by_org(&admins, |_| true);
-    let card_rows = by_org(&cards, |c| text(c, "action") != Action::None.code());
+    let card_rows = by_org(&cards, |c| str_at(c, "action") != Action::None.code());
     // Every organisation any table names: one from admin_review alone still gets a page.
     let mut ids: Vec<&String> = org_rows.keys().chain(admin_rows.keys()).chain(card_rows.keys()).collect();
     ids.sort();
