@@ -6,6 +6,7 @@
 
 use std::hash::{BuildHasher, BuildHasherDefault};
 
+use arrow_array::Array;
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
@@ -16,18 +17,20 @@ fn hash_of(parts: impl std::hash::Hash) -> u64 {
     BuildHasherDefault::<FxHasher>::default().hash_one(parts)
 }
 
-/// A table's key: how to hash a row's key and whether two rows' keys are equal.
+/// A table's key: every row's key hashed, paired with its row, and whether two rows'
+/// keys are equal. Columns are looked up once per table, not once per row.
 pub trait Key: Sync {
-    fn hash(&self, t: &Table, i: usize) -> u64;
+    fn hashes(&self, t: &Table) -> Vec<(u64, u32)>;
     fn same(&self, t: &Table, a: usize, b: usize) -> bool;
 }
 
-/// The key is one text column.
+/// The key is one plain (not interned) text column.
 pub struct TextKey(pub &'static str);
 
 impl Key for TextKey {
-    fn hash(&self, t: &Table, i: usize) -> u64 {
-        hash_of(t.str(self.0, i))
+    fn hashes(&self, t: &Table) -> Vec<(u64, u32)> {
+        let a = t.text(self.0);
+        (0..t.len()).into_par_iter().map(|i| (hash_of(a.is_valid(i).then(|| a.value(i))), i as u32)).collect()
     }
     fn same(&self, t: &Table, a: usize, b: usize) -> bool {
         t.str(self.0, a) == t.str(self.0, b)
@@ -38,8 +41,12 @@ impl Key for TextKey {
 pub struct CertKey;
 
 impl Key for CertKey {
-    fn hash(&self, t: &Table, i: usize) -> u64 {
-        hash_of((t.interned("issuer").0[i], t.str("cert_serial", i)))
+    fn hashes(&self, t: &Table) -> Vec<(u64, u32)> {
+        let (issuer, serial) = (t.interned("issuer").0, t.text("cert_serial"));
+        (0..t.len())
+            .into_par_iter()
+            .map(|i| (hash_of((issuer[i], serial.is_valid(i).then(|| serial.value(i)))), i as u32))
+            .collect()
     }
     fn same(&self, t: &Table, a: usize, b: usize) -> bool {
         let issuer = t.interned("issuer").0;
@@ -55,8 +62,27 @@ pub fn dedup(
     key: &dyn Key,
     column: &'static str,
 ) -> Table {
-    let mut order: Vec<(u64, u32)> =
-        (0..table.len()).into_par_iter().map(|i| (key.hash(&table, i), i as u32)).collect();
+    let keep = duplicates(&table, files, quarantine, key, column);
+    if keep.iter().all(|k| *k) { table } else { table.filter(&keep) }
+}
+
+/// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left, and one copy of the table for
+/// both: tens of millions of certificates are filtered once.
+pub fn dedup_certificates(certs: Table, files: &[InputFileInfo], quarantine: &mut Vec<QuarantineRow>) -> Table {
+    let mut keep = duplicates(&certs, files, quarantine, &CertKey, "issuer,cert_serial");
+    unknown_cards(&certs, &mut keep, quarantine);
+    if keep.iter().all(|k| *k) { certs } else { certs.filter(&keep) }
+}
+
+/// Which rows to keep: the first of every key. Later ones are quarantined.
+fn duplicates(
+    table: &Table,
+    files: &[InputFileInfo],
+    quarantine: &mut Vec<QuarantineRow>,
+    key: &dyn Key,
+    column: &'static str,
+) -> Vec<bool> {
+    let mut order = key.hashes(table);
     order.par_sort_unstable();
     let mut keep = vec![true; table.len()];
     let mut first_of = vec![0u32; 0];
@@ -70,7 +96,7 @@ pub fn dedup(
         // row with an equal key (usually the run is one row long).
         first_of.clear();
         for &(_, i) in &order[start..end] {
-            match first_of.iter().find(|&&f| key.same(&table, f as usize, i as usize)) {
+            match first_of.iter().find(|&&f| key.same(table, f as usize, i as usize)) {
                 Some(&f) => {
                     keep[i as usize] = false;
                     let (s, j) = (table.source[i as usize], table.source[f as usize]);
@@ -90,7 +116,7 @@ pub fn dedup(
         }
         start = end;
     }
-    if keep.iter().all(|k| *k) { table } else { table.filter(&keep) }
+    keep
 }
 
 fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> String {
@@ -101,25 +127,23 @@ fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> Str
     }
 }
 
-/// Quarantines certificates whose card_id is not a valid card (resolved to [`NULL_ID`]
-/// while reading).
-pub fn drop_unknown_cards(certs: Table, quarantine: &mut Vec<QuarantineRow>) -> Table {
+/// Quarantines kept certificates whose card_id is not a valid card (resolved to
+/// [`NULL_ID`] while reading) and stops keeping them.
+fn unknown_cards(certs: &Table, keep: &mut [bool], quarantine: &mut Vec<QuarantineRow>) {
     let cards = certs.indices("card_id");
-    let keep: Vec<bool> = cards.iter().map(|&c| c != NULL_ID).collect();
-    if keep.iter().all(|k| *k) {
-        return certs;
+    for (i, k) in keep.iter_mut().enumerate() {
+        if *k && cards[i] == NULL_ID {
+            *k = false;
+            let s = certs.source[i];
+            quarantine.push(QuarantineRow {
+                table: certs.def.name,
+                file: s.file(),
+                row: s.row(),
+                key: certs.str("cert_serial", i).map(str::to_string),
+                column: Some("card_id"),
+                error: QError::UnknownCard,
+                detail: "no valid card has this card_id".to_string(),
+            });
+        }
     }
-    for (i, _) in keep.iter().enumerate().filter(|(_, k)| !**k) {
-        let s = certs.source[i];
-        quarantine.push(QuarantineRow {
-            table: certs.def.name,
-            file: s.file(),
-            row: s.row(),
-            key: certs.str("cert_serial", i).map(str::to_string),
-            column: Some("card_id"),
-            error: QError::UnknownCard,
-            detail: "no valid card has this card_id".to_string(),
-        });
-    }
-    certs.filter(&keep)
 }

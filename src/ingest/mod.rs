@@ -196,8 +196,7 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     drop(index);
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
-    let certificates = keys::dedup(certificates, &files, &mut q, &keys::CertKey, "issuer,cert_serial");
-    let certificates = keys::drop_unknown_cards(certificates, &mut q);
+    let certificates = keys::dedup_certificates(certificates, &files, &mut q);
     for row in &q {
         files[row.file as usize].quarantined += 1;
     }
@@ -316,7 +315,7 @@ pub fn convert_batch(
     };
     let mut columns = Vec::with_capacity(table.columns.len());
     for ((c, a), int96) in table.columns.iter().zip(&batch.columns).zip(&batch.int96) {
-        let r = ColumnReader::new(c.kind, c.name, a.as_ref(), *int96);
+        let r = ColumnReader::new(c.kind, c.name, a.as_ref(), *int96, zone);
         let mut cell = |i: usize| -> Option<Value<'_>> {
             match r.read(i, zone) {
                 Ok(Value::Null) if c.required => {
@@ -343,9 +342,21 @@ pub fn convert_batch(
         let data = match c.kind {
             ColumnKind::Text if resolve.is_some_and(|r| r.column == c.name) => {
                 let lookup = resolve.expect("checked").lookup;
+                // Exports list a card's certificates together: most rows name the card
+                // of the row before, and a string compare is cheaper than a probe into a
+                // map of every card.
+                let mut last: Option<(Value<'_>, u32)> = None;
                 let ids = (0..n)
                     .map(|i| match cell(i) {
-                        Some(Value::Text(s)) => lookup(&s),
+                        Some(v @ Value::Text(_)) => match &last {
+                            Some((prev, id)) if *prev == v => *id,
+                            _ => {
+                                let Value::Text(s) = &v else { unreachable!("matched as text") };
+                                let id = lookup(s);
+                                last = Some((v, id));
+                                id
+                            }
+                        },
                         _ => table::NULL_ID,
                     })
                     .collect();
@@ -353,9 +364,18 @@ pub fn convert_batch(
             }
             ColumnKind::Text if c.interned => {
                 let mut b = table::Interner::default();
+                // A dictionary column is interned once per dictionary value.
+                let mut by_key = vec![table::NULL_ID; r.dictionary_len().unwrap_or(0)];
                 let ids = (0..n)
                     .map(|i| match cell(i) {
-                        Some(Value::Text(s)) => b.id(&s),
+                        Some(Value::Text(s)) => match r.dictionary_key(i) {
+                            Some(k) if by_key[k] != table::NULL_ID => by_key[k],
+                            Some(k) => {
+                                by_key[k] = b.id(&s);
+                                by_key[k]
+                            }
+                            None => b.id(&s),
+                        },
                         _ => table::NULL_ID,
                     })
                     .collect();
@@ -430,4 +450,134 @@ pub fn quote_short(v: &str) -> String {
         s.push('…');
     }
     format!("{s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::types::{Int32Type, TimestampMicrosecondType};
+    use arrow_array::{ArrayRef, BooleanArray, DictionaryArray, Int32Array, PrimitiveArray, StringArray};
+
+    use super::*;
+
+    /// A dictionary array of `values` whose dictionary also holds `unused` values no
+    /// row refers to (a dictionary shared by a column chunk bigger than the batch).
+    fn dictionary(values: &[Option<&str>], unused: usize) -> ArrayRef {
+        let mut dict: Vec<String> = (0..unused).map(|i| format!("unused {i}")).collect();
+        let keys: Vec<Option<i32>> = values
+            .iter()
+            .map(|v| {
+                v.map(|v| match dict.iter().position(|d| d == v) {
+                    Some(p) => p as i32,
+                    None => {
+                        dict.push(v.to_string());
+                        (dict.len() - 1) as i32
+                    }
+                })
+            })
+            .collect();
+        let values: ArrayRef = Arc::new(StringArray::from(dict));
+        Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).unwrap())
+    }
+
+    fn times_as_dictionary(t: &[Option<i64>]) -> ArrayRef {
+        let distinct: Vec<i64> = {
+            let mut d: Vec<i64> = t.iter().flatten().copied().collect();
+            d.sort_unstable();
+            d.dedup();
+            d
+        };
+        let keys: Vec<Option<i32>> =
+            t.iter().map(|v| v.map(|v| distinct.iter().position(|d| *d == v).unwrap() as i32)).collect();
+        let values: ArrayRef =
+            Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(distinct).with_timezone("UTC"));
+        Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).unwrap())
+    }
+
+    /// Dictionary columns are read value by value exactly like plain ones: same values,
+    /// same interned ids, same quarantine rows with the same details, whether each
+    /// dictionary value is converted once or every row is read through its key.
+    #[test]
+    fn dictionary_columns_convert_like_plain_ones() {
+        let zone = Zone::new("Europe/Stockholm").unwrap();
+        let card_id = [Some("C1"), Some("C2"), Some("C3"), Some("C4"), Some("C5"), Some("C6"), Some("C7"), Some("C8")];
+        let org_id = [Some("O1"), Some("O2"), Some("O1"), Some("  "), None, Some("O2"), Some("O1"), Some("O3")];
+        let care_unit = [None, Some("U1"), Some("U1"), Some("U2"), Some("U1"), None, Some(""), Some("U2")];
+        let card_type = [
+            Some("siths"),
+            Some("SITHS e-id"),
+            Some("siths"),
+            Some("siths"),
+            Some("x"),
+            None,
+            Some("siths"),
+            Some(" siths "),
+        ];
+        let status = [
+            Some("received"),
+            Some(" Mottaget "),
+            Some("bogus"),
+            Some("ordered"),
+            Some("sent"),
+            Some("received"),
+            Some(""),
+            Some("Spärrad"),
+        ];
+        let ordered_at = [
+            Some(1_600_000_000_000_000),
+            Some(1_600_000_000_000_000),
+            None,
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(1),
+            Some(i64::MAX),
+        ];
+        let plain_times: ArrayRef =
+            Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(ordered_at.to_vec()).with_timezone("UTC"));
+        let bools: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true); 8]));
+        let text = |v: &[Option<&str>]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
+        let batch = |columns: Vec<Option<ArrayRef>>| RawBatch {
+            file: 0,
+            len: 8,
+            rows: RowNumbers::From(1),
+            int96: vec![false; columns.len()],
+            columns,
+        };
+        let plain = batch(vec![
+            Some(text(&card_id)),
+            Some(text(&org_id)),
+            Some(text(&care_unit)),
+            Some(text(&card_type)),
+            Some(text(&status)),
+            Some(plain_times.clone()),
+            None,
+            None,
+            None,
+            Some(bools.clone()),
+            Some(bools.clone()),
+        ]);
+        let (want, want_q) = convert_batch(&plain, &schema::CARDS, &zone, None);
+        assert_eq!(want_q.len(), 6, "{want_q:?}");
+        for unused in [0, 20] {
+            let dict = batch(vec![
+                Some(dictionary(&card_id, unused)),
+                Some(dictionary(&org_id, unused)),
+                Some(dictionary(&care_unit, unused)),
+                Some(dictionary(&card_type, unused)),
+                Some(dictionary(&status, unused)),
+                Some(times_as_dictionary(&ordered_at)),
+                None,
+                None,
+                None,
+                Some(bools.clone()),
+                Some(bools.clone()),
+            ]);
+            let (got, got_q) = convert_batch(&dict, &schema::CARDS, &zone, None);
+            assert_eq!(got_q, want_q, "unused {unused}");
+            assert_eq!(format!("{:?}", got.columns), format!("{:?}", want.columns), "unused {unused}");
+            assert_eq!(got.source, want.source);
+        }
+    }
 }

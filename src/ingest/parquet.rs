@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use super::values::check_type;
 use super::{RawBatch, RowNumbers};
 use crate::error::{Error, Result};
-use crate::schema::InputTable;
+use crate::schema::{ColumnKind, InputTable};
+use arrow_schema::DataType;
 
 /// Reads a Parquet file and hands every batch to `convert` on the thread that decoded
 /// it, so raw and converted data of the whole file never sit in memory together.
@@ -36,6 +37,30 @@ pub fn read_parquet<T: Send>(
                 .map_err(|why| Error::input(path, format!("column {:?} of table {} {why}", col.name, table.name)))?;
         }
     }
+    // Low-cardinality strings (labels, interned text) are asked for as dictionaries:
+    // arrow-rs then hands over a dictionary page's values and keys as they are instead
+    // of copying a string per row, and conversion looks at each distinct value once.
+    let wanted =
+        |c: &crate::schema::InputColumn| c.kind == ColumnKind::Label || (c.kind == ColumnKind::Text && c.interned);
+    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+    let mut changed = false;
+    for (col, p) in table.columns.iter().zip(&positions) {
+        if let Some(p) = *p
+            && wanted(col)
+            && matches!(fields[p].data_type(), DataType::Utf8 | DataType::LargeUtf8)
+        {
+            let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(fields[p].data_type().clone()));
+            fields[p] = std::sync::Arc::new(fields[p].as_ref().clone().with_data_type(dict));
+            changed = true;
+        }
+    }
+    let meta = if changed {
+        let hinted = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()));
+        ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new().with_schema(hinted))
+            .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?
+    } else {
+        meta
+    };
     // Arrow reads INT96 as a zone-less timestamp; SPEC takes them as UTC instants.
     let int96: Vec<bool> = positions
         .iter()

@@ -156,6 +156,16 @@ pub enum CellError {
 /// A column of a batch prepared for row-wise reading.
 pub enum ColumnReader<'a> {
     Absent,
+    /// A dictionary-encoded column: rows are read through their key. When the dictionary
+    /// has no more values than the batch has rows, each value is converted once
+    /// (`memo`): an issuer, status or org_id of millions of rows is parsed, trimmed and
+    /// checked a few dozen times, not once per row.
+    Dict {
+        array: &'a dyn Array,
+        keys: Vec<usize>,
+        values: Box<ColumnReader<'a>>,
+        memo: Option<Vec<Result<Value<'a>, CellError>>>,
+    },
     Text(TextAccess<'a>),
     Label(TextAccess<'a>, LabelSet),
     /// Text parsed with SPEC's CSV date-time grammar.
@@ -176,10 +186,19 @@ pub enum ColumnReader<'a> {
 impl<'a> ColumnReader<'a> {
     /// `int96` marks a Parquet INT96 column, whose values are UTC instants although Arrow
     /// reads them without a zone (the Spark/Impala convention).
-    pub fn new(kind: ColumnKind, name: &str, a: Option<&'a ArrayRef>, int96: bool) -> ColumnReader<'a> {
+    pub fn new(kind: ColumnKind, name: &str, a: Option<&'a ArrayRef>, int96: bool, zone: &Zone) -> ColumnReader<'a> {
         let Some(a) = a else { return ColumnReader::Absent };
         match (kind, a.data_type()) {
             (_, DataType::Null) => ColumnReader::Absent,
+            (_, DataType::Dictionary(_, _)) => {
+                let d = a.as_any_dictionary();
+                let values = ColumnReader::new(kind, name, Some(d.values()), int96, zone);
+                let n = d.values().len();
+                // A dictionary bigger than the batch (one shared by a whole column
+                // chunk) is read row by row through the keys instead.
+                let memo = (n <= a.len()).then(|| (0..n).map(|k| values.read(k, zone)).collect());
+                ColumnReader::Dict { array: a.as_ref(), keys: d.normalized_keys(), values: Box::new(values), memo }
+            }
             (ColumnKind::Text, _) => ColumnReader::Text(TextAccess::new(a)),
             (ColumnKind::Label, _) => {
                 ColumnReader::Label(TextAccess::new(a), LabelSet::for_column(name).expect("label column"))
@@ -207,6 +226,15 @@ impl<'a> ColumnReader<'a> {
     pub fn read(&self, i: usize, zone: &Zone) -> Result<Value<'a>, CellError> {
         match self {
             ColumnReader::Absent => Ok(Value::Null),
+            ColumnReader::Dict { array, keys, values, memo } => {
+                if array.is_null(i) {
+                    Ok(Value::Null)
+                } else if let Some(memo) = memo {
+                    memo[keys[i]].clone()
+                } else {
+                    values.read(keys[i], zone)
+                }
+            }
             ColumnReader::Text(t) => Ok(match t.get(i) {
                 Some(s) if !s.is_empty() => Value::Text(s),
                 _ => Value::Null,
@@ -269,6 +297,26 @@ impl<'a> ColumnReader<'a> {
     }
 }
 
+impl ColumnReader<'_> {
+    /// For a dictionary column whose values were converted once, how many values it has,
+    /// so callers can keep a result per value and look it up with [`Self::dictionary_key`].
+    pub fn dictionary_len(&self) -> Option<usize> {
+        match self {
+            ColumnReader::Dict { memo: Some(memo), .. } => Some(memo.len()),
+            _ => None,
+        }
+    }
+
+    /// Row `i`'s dictionary key (`None` for a null row or a column without a memo).
+    #[inline]
+    pub fn dictionary_key(&self, i: usize) -> Option<usize> {
+        match self {
+            ColumnReader::Dict { array, keys, memo: Some(_), .. } if array.is_valid(i) => Some(keys[i]),
+            _ => None,
+        }
+    }
+}
+
 /// The instants the sweep accepts: years 0001 to 9999, as in text. Beyond them no
 /// calendar arithmetic or output format is meaningful (and `i64` µs would overflow).
 const MIN_MICROS: i64 = -62_135_596_800 * 1_000_000;
@@ -323,7 +371,7 @@ mod tests {
         assert_eq!(t.get(0).as_deref(), Some("42"));
         assert_eq!(t.get(1), None);
         let a: ArrayRef = Arc::new(StringArray::from(vec![Some("")]));
-        let r = ColumnReader::new(ColumnKind::Text, "org_id", Some(&a), false);
+        let r = ColumnReader::new(ColumnKind::Text, "org_id", Some(&a), false, &Zone::new("UTC").unwrap());
         assert_eq!(r.read(0, &Zone::new("UTC").unwrap()), Ok(Value::Null));
     }
 }
