@@ -1,7 +1,8 @@
 //! Key checks after the value checks: DUPLICATE_KEY (second and later occurrences in
 //! file-then-row order), then UNKNOWN_CARD for certificates.
 //!
-//! Duplicates are found by hashing every key in parallel and sorting (hash, row) pairs:
+//! Duplicates are found by hashing every key in parallel, scattering (hash, row) pairs
+//! into partitions by hash and sorting each partition on its own:
 //! no per-row allocation, and equal hashes are confirmed by comparing the keys.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -82,41 +83,83 @@ fn duplicates(
     key: &dyn Key,
     column: &'static str,
 ) -> Vec<bool> {
-    let mut order = key.hashes(table);
-    order.par_sort_unstable();
+    let mut pairs = duplicate_pairs(key.hashes(table), |a, b| key.same(table, a as usize, b as usize));
+    // Partitions finish in any order; the quarantine is built in row order.
+    pairs.sort_unstable();
     let mut keep = vec![true; table.len()];
-    let mut first_of = vec![0u32; 0];
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start + 1;
-        while end < order.len() && order[end].0 == order[start].0 {
-            end += 1;
-        }
-        // Rows with one hash, in input order; each is a duplicate of the first earlier
-        // row with an equal key (usually the run is one row long).
-        first_of.clear();
-        for &(_, i) in &order[start..end] {
-            match first_of.iter().find(|&&f| key.same(table, f as usize, i as usize)) {
-                Some(&f) => {
-                    keep[i as usize] = false;
-                    let (s, j) = (table.source[i as usize], table.source[f as usize]);
-                    let id_col = table.def.columns[0].name;
-                    quarantine.push(QuarantineRow {
-                        table: table.def.name,
-                        file: s.file(),
-                        row: s.row(),
-                        key: table.str(id_col, i as usize).map(str::to_string),
-                        column: Some(column),
-                        error: QError::DuplicateKey,
-                        detail: duplicate_detail(files, s, j),
-                    });
-                }
-                None => first_of.push(i),
-            }
-        }
-        start = end;
+    let id_col = table.def.columns[0].name;
+    for (i, f) in pairs {
+        keep[i as usize] = false;
+        let (s, j) = (table.source[i as usize], table.source[f as usize]);
+        quarantine.push(QuarantineRow {
+            table: table.def.name,
+            file: s.file(),
+            row: s.row(),
+            key: table.str(id_col, i as usize).map(str::to_string),
+            column: Some(column),
+            error: QError::DuplicateKey,
+            detail: duplicate_detail(files, s, j),
+        });
     }
     keep
+}
+
+/// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M
+/// certificates, each sorted within the cache instead of one sort over all of them.
+const PARTITION_BITS: u32 = 10;
+
+/// Every row whose key equals that of an earlier row, with the first such row:
+/// (row, first). `rows` pairs each row's key hash with the row.
+///
+/// The rows are scattered into partitions by the top bits of their hash; every
+/// partition is sorted by (hash, row) and scanned on its own, in parallel. Rows with
+/// equal keys have equal hashes, so they meet in one partition, in input order.
+fn duplicate_pairs(rows: Vec<(u64, u32)>, same: impl Fn(u32, u32) -> bool + Sync) -> Vec<(u32, u32)> {
+    let part = |h: u64| (h >> (64 - PARTITION_BITS)) as usize;
+    let mut starts = vec![0usize; (1 << PARTITION_BITS) + 1];
+    for &(h, _) in &rows {
+        starts[part(h) + 1] += 1;
+    }
+    for p in 1..starts.len() {
+        starts[p] += starts[p - 1];
+    }
+    let mut next = starts.clone();
+    let mut parted = vec![(0u64, 0u32); rows.len()];
+    for r in rows {
+        let p = part(r.0);
+        parted[next[p]] = r;
+        next[p] += 1;
+    }
+    let mut slices = Vec::with_capacity(1 << PARTITION_BITS);
+    let mut rest = parted.as_mut_slice();
+    for w in starts.windows(2) {
+        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
+        slices.push(head);
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .flat_map_iter(|rows| {
+            rows.sort_unstable();
+            let mut found = Vec::new();
+            let mut first_of: Vec<u32> = Vec::new();
+            for run in rows.chunk_by(|a, b| a.0 == b.0) {
+                // Rows with one hash, in input order; each is a duplicate of the first
+                // earlier row with an equal key (usually the run is one row long).
+                if run.len() == 1 {
+                    continue;
+                }
+                first_of.clear();
+                for &(_, i) in run {
+                    match first_of.iter().find(|&&f| same(f, i)) {
+                        Some(&f) => found.push((i, f)),
+                        None => first_of.push(i),
+                    }
+                }
+            }
+            found
+        })
+        .collect()
 }
 
 fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> String {
@@ -145,5 +188,26 @@ fn unknown_cards(certs: &Table, keep: &mut [bool], quarantine: &mut Vec<Quaranti
                 detail: "no valid card has this card_id".to_string(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_found_across_hash_collisions_and_partitions() {
+        let keys = ["a", "b", "c", "a", "x", "c", "a", "b"];
+        // "a" and "c" collide; "b" and "x" land in other partitions (top bits differ).
+        let hash = |k: &str| match k {
+            "a" | "c" => 0x8000_0000_0000_0001,
+            "b" => 0x0000_0000_0000_0002,
+            _ => 0xFFC0_0000_0000_0003,
+        };
+        let mut rows: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, k)| (hash(k), i as u32)).collect();
+        rows.reverse(); // the input order of `rows` does not matter, only row numbers
+        let mut got = duplicate_pairs(rows, |a, b| keys[a as usize] == keys[b as usize]);
+        got.sort_unstable();
+        assert_eq!(got, [(3, 0), (5, 2), (6, 0), (7, 1)]);
     }
 }
