@@ -12,72 +12,92 @@ use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
 use super::table::NULL_ID;
-use super::{InputFileInfo, QError, QuarantineRow, RowRef, Table};
+use super::{InputFileInfo, Parts, QError, QuarantineRow, RowRef, Table};
 
 fn hash_of(parts: impl std::hash::Hash) -> u64 {
     BuildHasherDefault::<FxHasher>::default().hash_one(parts)
 }
 
 /// A table's key: every row's key hashed, paired with its row, and whether two rows'
-/// keys are equal. Columns are looked up once per table, not once per row.
+/// keys are equal. Columns are looked up once per part, not once per row.
 pub trait Key: Sync {
-    fn hashes(&self, t: &Table) -> Vec<(u64, u32)>;
-    fn same(&self, t: &Table, a: usize, b: usize) -> bool;
+    fn hashes(&self, t: &Parts) -> Vec<(u64, u32)>;
+    fn same(&self, t: &Parts, a: usize, b: usize) -> bool;
+}
+
+/// Every part's rows through `hash`, which is given the part and returns the hashes of
+/// its rows in order.
+fn hash_parts<'t, I>(t: &'t Parts, hash: impl Fn(&'t Table) -> I + Sync) -> Vec<(u64, u32)>
+where
+    I: Iterator<Item = u64>,
+{
+    let parts: Vec<(&Table, usize)> = t.with_starts().collect();
+    parts
+        .into_par_iter()
+        .flat_map_iter(|(p, start)| hash(p).enumerate().map(move |(i, h)| (h, (start + i) as u32)))
+        .collect()
 }
 
 /// The key is one plain (not interned) text column.
 pub struct TextKey(pub &'static str);
 
 impl Key for TextKey {
-    fn hashes(&self, t: &Table) -> Vec<(u64, u32)> {
-        let a = t.text(self.0);
-        (0..t.len()).into_par_iter().map(|i| (hash_of(a.is_valid(i).then(|| a.value(i))), i as u32)).collect()
+    fn hashes(&self, t: &Parts) -> Vec<(u64, u32)> {
+        hash_parts(t, |p| {
+            let a = p.text(self.0);
+            (0..p.len()).map(move |i| hash_of(a.is_valid(i).then(|| a.value(i))))
+        })
     }
-    fn same(&self, t: &Table, a: usize, b: usize) -> bool {
-        t.str(self.0, a) == t.str(self.0, b)
+    fn same(&self, t: &Parts, a: usize, b: usize) -> bool {
+        let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
+        ta.str(self.0, a) == tb.str(self.0, b)
     }
 }
 
-/// A certificate's key: (issuer, cert_serial), the issuer interned.
+/// A certificate's key: (issuer, cert_serial). The issuer is compared as text: every
+/// part interns its own ids.
 pub struct CertKey;
 
 impl Key for CertKey {
-    fn hashes(&self, t: &Table) -> Vec<(u64, u32)> {
-        let (issuer, serial) = (t.interned("issuer").0, t.text("cert_serial"));
-        (0..t.len())
-            .into_par_iter()
-            .map(|i| (hash_of((issuer[i], serial.is_valid(i).then(|| serial.value(i)))), i as u32))
-            .collect()
+    fn hashes(&self, t: &Parts) -> Vec<(u64, u32)> {
+        hash_parts(t, |p| {
+            let ((ids, dict), serial) = (p.interned("issuer"), p.text("cert_serial"));
+            let issuer_hash: Vec<u64> = dict.iter().map(|d| hash_of(d.as_str())).collect();
+            (0..p.len()).map(move |i| {
+                let issuer = issuer_hash.get(ids[i] as usize).copied();
+                hash_of((issuer, serial.is_valid(i).then(|| serial.value(i))))
+            })
+        })
     }
-    fn same(&self, t: &Table, a: usize, b: usize) -> bool {
-        let issuer = t.interned("issuer").0;
-        issuer[a] == issuer[b] && t.str("cert_serial", a) == t.str("cert_serial", b)
+    fn same(&self, t: &Parts, a: usize, b: usize) -> bool {
+        let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
+        ta.str("issuer", a) == tb.str("issuer", b) && ta.str("cert_serial", a) == tb.str("cert_serial", b)
     }
 }
 
 /// Keeps the first row of every key; later ones go to quarantine naming `column`.
 pub fn dedup(
-    table: Table,
+    table: Parts,
     files: &[InputFileInfo],
     quarantine: &mut Vec<QuarantineRow>,
     key: &dyn Key,
     column: &'static str,
 ) -> Table {
     let keep = duplicates(&table, files, quarantine, key, column);
-    if keep.iter().all(|k| *k) { table } else { table.filter(&keep) }
+    table.into_table(Some(&keep))
 }
 
 /// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left, and one copy of the table for
-/// both: tens of millions of certificates are filtered once.
-pub fn dedup_certificates(certs: Table, files: &[InputFileInfo], quarantine: &mut Vec<QuarantineRow>) -> Table {
+/// both: tens of millions of certificates are copied once.
+pub fn dedup_certificates(certs: Parts, files: &[InputFileInfo], quarantine: &mut Vec<QuarantineRow>) -> Table {
     let mut keep = duplicates(&certs, files, quarantine, &CertKey, "issuer,cert_serial");
     unknown_cards(&certs, &mut keep, quarantine);
-    if keep.iter().all(|k| *k) { certs } else { certs.filter(&keep) }
+    certs.into_table(Some(&keep))
 }
 
 /// Which rows to keep: the first of every key. Later ones are quarantined.
 fn duplicates(
-    table: &Table,
+    table: &Parts,
     files: &[InputFileInfo],
     quarantine: &mut Vec<QuarantineRow>,
     key: &dyn Key,
@@ -90,12 +110,13 @@ fn duplicates(
     let id_col = table.def.columns[0].name;
     for (i, f) in pairs {
         keep[i as usize] = false;
-        let (s, j) = (table.source[i as usize], table.source[f as usize]);
+        let (s, j) = (table.source(i as usize), table.source(f as usize));
+        let (part, r) = table.locate(i as usize);
         quarantine.push(QuarantineRow {
             table: table.def.name,
             file: s.file(),
             row: s.row(),
-            key: table.str(id_col, i as usize).map(str::to_string),
+            key: part.str(id_col, r).map(str::to_string),
             column: Some(column),
             error: QError::DuplicateKey,
             detail: duplicate_detail(files, s, j),
@@ -172,21 +193,22 @@ fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> Str
 
 /// Quarantines kept certificates whose card_id is not a valid card (resolved to
 /// [`NULL_ID`] while reading) and stops keeping them.
-fn unknown_cards(certs: &Table, keep: &mut [bool], quarantine: &mut Vec<QuarantineRow>) {
-    let cards = certs.indices("card_id");
-    for (i, k) in keep.iter_mut().enumerate() {
-        if *k && cards[i] == NULL_ID {
-            *k = false;
-            let s = certs.source[i];
-            quarantine.push(QuarantineRow {
-                table: certs.def.name,
-                file: s.file(),
-                row: s.row(),
-                key: certs.str("cert_serial", i).map(str::to_string),
-                column: Some("card_id"),
-                error: QError::UnknownCard,
-                detail: "no valid card has this card_id".to_string(),
-            });
+fn unknown_cards(certs: &Parts, keep: &mut [bool], quarantine: &mut Vec<QuarantineRow>) {
+    for (part, start) in certs.with_starts() {
+        for (r, &card) in part.indices("card_id").iter().enumerate() {
+            if keep[start + r] && card == NULL_ID {
+                keep[start + r] = false;
+                let s = part.source[r];
+                quarantine.push(QuarantineRow {
+                    table: certs.def.name,
+                    file: s.file(),
+                    row: s.row(),
+                    key: part.str("cert_serial", r).map(str::to_string),
+                    column: Some("card_id"),
+                    error: QError::UnknownCard,
+                    detail: "no valid card has this card_id".to_string(),
+                });
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ use arrow_array::Array;
 use arrow_array::builder::LargeStringBuilder;
 pub use discover::{Format, InputFile};
 use schema::ColumnKind;
-pub use table::{ColumnData, NULL_ID, NULL_TIME, RowRef, Table, Times};
+pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Table, Times};
 
 type FxMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
@@ -173,11 +173,11 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     let (mut files, mut q) = (Vec::new(), Vec::new());
     let rows = batch_rows.max(1);
     stage(orgs.name);
-    let organisations = read_table(&orgs, &found[0], zone, rows, None, &mut files, &mut q)?;
+    let organisations = read_parts(&orgs, &found[0], zone, rows, None, &mut files, &mut q)?;
     stage(admins.name);
     let id_admins = read_table(&admins, &found[1], zone, rows, None, &mut files, &mut q)?;
     stage(cards.name);
-    let cards_read = read_table(&cards, &found[2], zone, rows, None, &mut files, &mut q)?;
+    let cards_read = read_parts(&cards, &found[2], zone, rows, None, &mut files, &mut q)?;
     let cards = keys::dedup(cards_read, &files, &mut q, &keys::TextKey("card_id"), "card_id");
     // Certificates learn their card's index as they are read, so the card_id strings
     // of tens of millions of certificates are never kept.
@@ -190,19 +190,21 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     let lookup = |id: &str| index.get(id).copied().unwrap_or(table::NULL_ID);
     let resolve = Resolver { column: "card_id", lookup: &lookup };
     stage(certs.name);
-    let mut certificates = read_table(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
-    // A table with no rows had no batch to resolve in.
-    certificates.resolve("card_id", lookup);
+    let certificates = read_parts(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
     drop(index);
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
-    let certificates = keys::dedup_certificates(certificates, &files, &mut q);
+    let mut certificates = keys::dedup_certificates(certificates, &files, &mut q);
+    // Every batch resolved its card_ids as it was read; a table with no batch has a
+    // text column still, with nothing in it.
+    certificates.resolve("card_id", |_| table::NULL_ID);
     for row in &q {
         files[row.file as usize].quarantined += 1;
     }
     Ok(Ingested { files, organisations, id_admins, cards, certificates, quarantine: q, warnings })
 }
 
+/// Reads one table's files into a single table (see [`read_parts`]).
 pub fn read_table(
     table: &InputTable,
     list: &[InputFile],
@@ -212,6 +214,20 @@ pub fn read_table(
     files: &mut Vec<InputFileInfo>,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> Result<Table> {
+    Ok(read_parts(table, list, zone, batch_rows, resolve, files, quarantine)?.into_table(None))
+}
+
+/// Reads one table's files: their valid rows as converted, batch by batch, and every
+/// row that failed a value check into `quarantine`.
+pub fn read_parts(
+    table: &InputTable,
+    list: &[InputFile],
+    zone: &Zone,
+    batch_rows: usize,
+    resolve: Option<&Resolver<'_>>,
+    files: &mut Vec<InputFileInfo>,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> Result<Parts> {
     let mut parts = Vec::new();
     for f in list {
         let file = files.len() as u32;
@@ -254,7 +270,7 @@ pub fn read_table(
             quarantined: 0,
         });
     }
-    Ok(Table::concat(*table, parts))
+    Ok(Parts::new(*table, parts))
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {

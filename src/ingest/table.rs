@@ -220,6 +220,72 @@ impl Table {
     }
 }
 
+/// A table still in the parts (batches) it was read in, its rows addressed by one index
+/// across all parts. Key checks run on the parts, so the table is copied into one piece
+/// once, with the rejected rows already left out.
+pub struct Parts {
+    pub def: InputTable,
+    pub parts: Vec<Table>,
+    /// The index of every part's first row, and the total row count last.
+    starts: Vec<usize>,
+}
+
+impl Parts {
+    pub fn new(def: InputTable, parts: Vec<Table>) -> Parts {
+        let mut starts = Vec::with_capacity(parts.len() + 1);
+        let mut n = 0;
+        for p in &parts {
+            starts.push(n);
+            n += p.len();
+        }
+        starts.push(n);
+        Parts { def, parts, starts }
+    }
+
+    pub fn len(&self) -> usize {
+        *self.starts.last().expect("starts ends with the total")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each part with the index of its first row.
+    pub fn with_starts(&self) -> impl Iterator<Item = (&Table, usize)> {
+        self.parts.iter().zip(self.starts.iter().copied())
+    }
+
+    /// The part holding row `i`, and the row's place in it.
+    pub fn locate(&self, i: usize) -> (&Table, usize) {
+        // The last part starting at or before i (empty parts share a start).
+        let p = self.starts.partition_point(|&s| s <= i) - 1;
+        (&self.parts[p], i - self.starts[p])
+    }
+
+    pub fn source(&self, i: usize) -> RowRef {
+        let (t, r) = self.locate(i);
+        t.source[r]
+    }
+
+    /// One table of the rows where `keep` is true (all rows if `None`), in order. Only
+    /// parts that lose rows are filtered; then every column is copied once.
+    pub fn into_table(self, keep: Option<&[bool]>) -> Table {
+        let parts = match keep {
+            None => self.parts,
+            Some(keep) => self
+                .parts
+                .into_iter()
+                .zip(self.starts.windows(2))
+                .map(|(p, w)| {
+                    let k = &keep[w[0]..w[1]];
+                    if k.iter().all(|k| *k) { p } else { p.filter(k) }
+                })
+                .collect(),
+        };
+        Table::concat(self.def, parts)
+    }
+}
+
 fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usize) -> ColumnData {
     // The parts' vectors of one variant, appended into one of exactly `n` rows.
     macro_rules! flat {
