@@ -21,32 +21,18 @@ fn hash_of(parts: impl std::hash::Hash) -> u64 {
 /// A table's key: every row's key hashed, paired with its row, and whether two rows'
 /// keys are equal. Columns are looked up once per part, not once per row.
 pub trait Key: Sync {
-    fn hashes(&self, t: &Parts) -> Vec<(u64, u32)>;
+    /// The key hash of every row of one part, in order.
+    fn hashes(&self, part: &Table) -> Vec<u64>;
     fn same(&self, t: &Parts, a: usize, b: usize) -> bool;
-}
-
-/// Every part's rows through `hash`, which is given the part and returns the hashes of
-/// its rows in order.
-fn hash_parts<'t, I>(t: &'t Parts, hash: impl Fn(&'t Table) -> I + Sync) -> Vec<(u64, u32)>
-where
-    I: Iterator<Item = u64>,
-{
-    let parts: Vec<(&Table, usize)> = t.with_starts().collect();
-    parts
-        .into_par_iter()
-        .flat_map_iter(|(p, start)| hash(p).enumerate().map(move |(i, h)| (h, (start + i) as u32)))
-        .collect()
 }
 
 /// The key is one plain (not interned) text column.
 pub struct TextKey(pub &'static str);
 
 impl Key for TextKey {
-    fn hashes(&self, t: &Parts) -> Vec<(u64, u32)> {
-        hash_parts(t, |p| {
-            let a = p.text(self.0);
-            (0..p.len()).map(move |i| hash_of(a.is_valid(i).then(|| a.value(i))))
-        })
+    fn hashes(&self, part: &Table) -> Vec<u64> {
+        let a = part.text(self.0);
+        (0..part.len()).map(|i| hash_of(a.is_valid(i).then(|| a.value(i)))).collect()
     }
     fn same(&self, t: &Parts, a: usize, b: usize) -> bool {
         let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
@@ -59,15 +45,15 @@ impl Key for TextKey {
 pub struct CertKey;
 
 impl Key for CertKey {
-    fn hashes(&self, t: &Parts) -> Vec<(u64, u32)> {
-        hash_parts(t, |p| {
-            let ((ids, dict), serial) = (p.interned("issuer"), p.text("cert_serial"));
-            let issuer_hash: Vec<u64> = dict.iter().map(|d| hash_of(d.as_str())).collect();
-            (0..p.len()).map(move |i| {
+    fn hashes(&self, part: &Table) -> Vec<u64> {
+        let ((ids, dict), serial) = (part.interned("issuer"), part.text("cert_serial"));
+        let issuer_hash: Vec<u64> = dict.iter().map(|d| hash_of(d.as_str())).collect();
+        (0..part.len())
+            .map(|i| {
                 let issuer = issuer_hash.get(ids[i] as usize).copied();
                 hash_of((issuer, serial.is_valid(i).then(|| serial.value(i))))
             })
-        })
+            .collect()
     }
     fn same(&self, t: &Parts, a: usize, b: usize) -> bool {
         let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
@@ -103,7 +89,12 @@ fn duplicates(
     key: &dyn Key,
     column: &'static str,
 ) -> Vec<bool> {
-    let mut pairs = duplicate_pairs(key.hashes(table), |a, b| key.same(table, a as usize, b as usize));
+    let parts: Vec<(&Table, usize)> = table.with_starts().collect();
+    let group_rows = |g: usize| {
+        let (part, start) = parts[g];
+        key.hashes(part).into_iter().enumerate().map(|(i, h)| (h, (start + i) as u32)).collect()
+    };
+    let mut pairs = duplicate_pairs(parts.len(), group_rows, |a, b| key.same(table, a as usize, b as usize));
     // Partitions finish in any order; the quarantine is built in row order.
     pairs.sort_unstable();
     let mut keep = vec![true; table.len()];
@@ -130,48 +121,59 @@ fn duplicates(
 const PARTITION_BITS: u32 = 10;
 
 /// Every row whose key equals that of an earlier row, with the first such row:
-/// (row, first). `rows` pairs each row's key hash with the row.
+/// (row, first). `group_rows(g)` gives group `g`'s rows with their key hashes (a
+/// table's parts are the groups).
 ///
-/// The rows are scattered into partitions by the top bits of their hash; every
-/// partition is sorted by (hash, row) and scanned on its own, in parallel. Rows with
-/// equal keys have equal hashes, so they meet in one partition, in input order.
-fn duplicate_pairs(rows: Vec<(u64, u32)>, same: impl Fn(u32, u32) -> bool + Sync) -> Vec<(u32, u32)> {
-    let part = |h: u64| (h >> (64 - PARTITION_BITS)) as usize;
-    let mut starts = vec![0usize; (1 << PARTITION_BITS) + 1];
-    for &(h, _) in &rows {
-        starts[part(h) + 1] += 1;
-    }
-    for p in 1..starts.len() {
-        starts[p] += starts[p - 1];
-    }
-    let mut next = starts.clone();
-    let mut parted = vec![(0u64, 0u32); rows.len()];
-    for r in rows {
-        let p = part(r.0);
-        parted[next[p]] = r;
-        next[p] += 1;
-    }
-    let mut slices = Vec::with_capacity(1 << PARTITION_BITS);
-    let mut rest = parted.as_mut_slice();
-    for w in starts.windows(2) {
-        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-        slices.push(head);
-        rest = tail;
-    }
-    slices
+/// Groups are hashed in parallel, a few at a time, and their rows scattered into
+/// partitions by the top bits of the hash, as one `u64` each: the next 32 bits of the
+/// hash above the row number. Every partition is then sorted and scanned on its own, in
+/// parallel. Rows with equal keys have equal hashes, so they meet in one partition and
+/// one run, in row order; rows of a run whose keys differ are told apart by `same`.
+fn duplicate_pairs(
+    groups: usize,
+    group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
+    same: impl Fn(u32, u32) -> bool + Sync,
+) -> Vec<(u32, u32)> {
+    let partitions = 1usize << PARTITION_BITS;
+    let threads = rayon::current_num_threads().max(1);
+    let per_task = groups.div_ceil(threads * 4).max(1);
+    // Each task's rows by partition.
+    let pieces: Vec<Vec<Vec<u64>>> = (0..groups.div_ceil(per_task))
         .into_par_iter()
-        .flat_map_iter(|rows| {
+        .map(|task| {
+            let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); partitions];
+            for g in task * per_task..((task + 1) * per_task).min(groups) {
+                for (h, row) in group_rows(g) {
+                    let packed = (((h >> (32 - PARTITION_BITS)) as u32 as u64) << 32) | u64::from(row);
+                    buckets[(h >> (64 - PARTITION_BITS)) as usize].push(packed);
+                }
+            }
+            buckets
+        })
+        .collect();
+    let mut by_partition: Vec<Vec<Vec<u64>>> = (0..partitions).map(|_| Vec::with_capacity(pieces.len())).collect();
+    for piece in pieces {
+        for (p, rows) in piece.into_iter().enumerate() {
+            by_partition[p].push(rows);
+        }
+    }
+    by_partition
+        .into_par_iter()
+        .flat_map_iter(|pieces| {
+            let mut rows = pieces.concat();
+            drop(pieces);
             rows.sort_unstable();
             let mut found = Vec::new();
             let mut first_of: Vec<u32> = Vec::new();
-            for run in rows.chunk_by(|a, b| a.0 == b.0) {
-                // Rows with one hash, in input order; each is a duplicate of the first
+            for run in rows.chunk_by(|a, b| a >> 32 == b >> 32) {
+                // Rows with one hash, in row order; each is a duplicate of the first
                 // earlier row with an equal key (usually the run is one row long).
                 if run.len() == 1 {
                     continue;
                 }
                 first_of.clear();
-                for &(_, i) in run {
+                for &packed in run {
+                    let i = packed as u32;
                     match first_of.iter().find(|&&f| same(f, i)) {
                         Some(&f) => found.push((i, f)),
                         None => first_of.push(i),
@@ -226,9 +228,12 @@ mod tests {
             "b" => 0x0000_0000_0000_0002,
             _ => 0xFFC0_0000_0000_0003,
         };
-        let mut rows: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, k)| (hash(k), i as u32)).collect();
-        rows.reverse(); // the input order of `rows` does not matter, only row numbers
-        let mut got = duplicate_pairs(rows, |a, b| keys[a as usize] == keys[b as usize]);
+        let rows: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, k)| (hash(k), i as u32)).collect();
+        // In groups of three, the last group first: the order in which groups come does
+        // not matter, only row numbers.
+        let groups: Vec<&[(u64, u32)]> = rows.chunks(3).rev().collect();
+        let mut got =
+            duplicate_pairs(groups.len(), |g| groups[g].to_vec(), |a, b| keys[a as usize] == keys[b as usize]);
         got.sort_unstable();
         assert_eq!(got, [(3, 0), (5, 2), (6, 0), (7, 1)]);
     }
