@@ -397,6 +397,9 @@ pub fn convert_batch(
                     .collect();
                 ColumnData::Interned { ids, dict: b.into_dict() }
             }
+            ColumnKind::Text if let Some(text) = a.as_ref().and_then(|a| clean_text(a, c.required)) => {
+                ColumnData::Text(text)
+            }
             ColumnKind::Text => {
                 let bytes = a.as_ref().map_or(0, |a| a.get_buffer_memory_size());
                 let mut b = LargeStringBuilder::with_capacity(n, bytes);
@@ -457,6 +460,49 @@ pub fn convert_batch(
     }
     let keep: Vec<bool> = first_error.iter().map(|&e| e == OK).collect();
     (all.filter(&keep), quarantine)
+}
+
+/// A plain text column whose every value the row-by-row reading would take as it is,
+/// without copying its text: no empty strings (those read as null) and, if the column is
+/// required, no nulls and no blank values (those are quarantined). `None` sends the
+/// column through the row-by-row reading, which finds the rows to reject.
+fn clean_text(a: &ArrayRef, required: bool) -> Option<arrow_array::LargeStringArray> {
+    use arrow_array::cast::AsArray;
+    use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+    fn clean<O: arrow_array::OffsetSizeTrait>(s: &arrow_array::GenericStringArray<O>, required: bool) -> bool {
+        if required && s.null_count() > 0 {
+            return false;
+        }
+        (0..s.len()).all(|i| {
+            if s.is_null(i) {
+                return true;
+            }
+            let v = s.value(i);
+            if v.is_empty() {
+                return false;
+            }
+            // A blank value is white space only; one that starts with a visible ASCII
+            // character is not.
+            let blank = required && !v.as_bytes()[0].is_ascii_graphic() && v.trim().is_empty();
+            !blank
+        })
+    }
+    match a.data_type() {
+        arrow_schema::DataType::Utf8 => {
+            let s = a.as_string::<i32>();
+            if !clean(s, required) {
+                return None;
+            }
+            let offsets: ScalarBuffer<i64> = s.value_offsets().iter().map(|&o| i64::from(o)).collect();
+            // The values are shared with the decoded batch, not copied.
+            Some(arrow_array::LargeStringArray::new(OffsetBuffer::new(offsets), s.values().clone(), s.nulls().cloned()))
+        }
+        arrow_schema::DataType::LargeUtf8 => {
+            let s = a.as_string::<i64>();
+            clean(s, required).then(|| s.clone())
+        }
+        _ => None,
+    }
 }
 
 /// A value for an error message: quoted, at most 40 characters.
@@ -594,6 +640,51 @@ mod tests {
             assert_eq!(got_q, want_q, "unused {unused}");
             assert_eq!(format!("{:?}", got.columns), format!("{:?}", want.columns), "unused {unused}");
             assert_eq!(got.source, want.source);
+        }
+    }
+
+    /// Plain text taken without copying reads exactly as the row-by-row reading (a
+    /// `Utf8View` column always goes row by row): clean columns, and columns with
+    /// empty, blank (ASCII and non-ASCII white space) and null values.
+    #[test]
+    fn text_taken_whole_reads_like_text_read_row_by_row() {
+        use arrow_array::{LargeStringArray, StringViewArray};
+        let zone = Zone::new("UTC").unwrap();
+        let cases: [&[Option<&str>]; 4] = [
+            &[Some("S1"), Some(" S2 "), Some("Ö3")],
+            &[Some("S1"), Some(""), Some("S3")],
+            &[Some("S1"), Some(" \t"), Some("\u{a0}"), Some("S4")],
+            &[Some("S1"), None, Some("S3")],
+        ];
+        for serials in cases {
+            let n = serials.len();
+            let card: Vec<Option<&str>> = (0..n).map(|i| if i == 0 { None } else { Some("C1") }).collect();
+            let issuer = vec![Some("CA"); n];
+            let batch = |serial: ArrayRef| RawBatch {
+                file: 0,
+                len: n,
+                rows: RowNumbers::From(1),
+                int96: vec![false; 5],
+                columns: vec![
+                    Some(serial),
+                    Some(Arc::new(StringArray::from(card.clone())) as ArrayRef),
+                    Some(Arc::new(StringArray::from(issuer.clone())) as ArrayRef),
+                    None,
+                    None,
+                ],
+            };
+            let view: ArrayRef = Arc::new(serials.iter().copied().collect::<StringViewArray>());
+            let (want, want_q) = convert_batch(&batch(view), &schema::CERTIFICATES, &zone, None);
+            for whole in [
+                Arc::new(StringArray::from(serials.to_vec())) as ArrayRef,
+                Arc::new(serials.iter().copied().collect::<LargeStringArray>()) as ArrayRef,
+                // A slice: its offsets do not start at zero.
+                Arc::new(StringArray::from([&[Some("X")], serials].concat()).slice(1, n)) as ArrayRef,
+            ] {
+                let (got, got_q) = convert_batch(&batch(whole), &schema::CERTIFICATES, &zone, None);
+                assert_eq!(got_q, want_q, "{serials:?}");
+                assert_eq!(format!("{:?}", got.columns), format!("{:?}", want.columns), "{serials:?}");
+            }
         }
     }
 }
