@@ -134,6 +134,9 @@ pub fn map_columns(table: &InputTable, path: &Path, names: &[String]) -> Result<
 pub struct Resolver<'a> {
     pub column: &'static str,
     pub lookup: &'a (dyn Fn(&str) -> u32 + Sync),
+    /// The key of row `i` of the other table, if it has one: `key_of(i + 1)` is tried
+    /// before `lookup` when the previous row resolved to `i`.
+    pub key_of: &'a (dyn Fn(u32) -> Option<&'a str> + Sync),
 }
 
 /// What ingest records of one input file for the manifest.
@@ -188,7 +191,8 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
         index.insert(ids.value(i), i as u32);
     }
     let lookup = |id: &str| index.get(id).copied().unwrap_or(table::NULL_ID);
-    let resolve = Resolver { column: "card_id", lookup: &lookup };
+    let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
+    let resolve = Resolver { column: "card_id", lookup: &lookup, key_of: &key_of };
     stage(certs.name);
     let certificates = read_parts(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
     drop(index);
@@ -357,10 +361,12 @@ pub fn convert_batch(
         };
         let data = match c.kind {
             ColumnKind::Text if resolve.is_some_and(|r| r.column == c.name) => {
-                let lookup = resolve.expect("checked").lookup;
-                // Exports list a card's certificates together: most rows name the card
-                // of the row before, and a string compare is cheaper than a probe into a
-                // map of every card.
+                let Resolver { lookup, key_of, .. } = resolve.expect("checked");
+                // Exports list a card's certificates together, and often in the order of
+                // the cards: most rows name the card of the row before, many of the rest
+                // the card after it. A string compare with a neighbour in memory is much
+                // cheaper than a probe into a map of every card; the map decides
+                // whenever neither matches.
                 let mut last: Option<(Value<'_>, u32)> = None;
                 let ids = (0..n)
                     .map(|i| match cell(i) {
@@ -368,7 +374,13 @@ pub fn convert_batch(
                             Some((prev, id)) if *prev == v => *id,
                             _ => {
                                 let Value::Text(s) = &v else { unreachable!("matched as text") };
-                                let id = lookup(s);
+                                let next = last
+                                    .as_ref()
+                                    .map(|(_, id)| *id)
+                                    .filter(|&id| id != table::NULL_ID)
+                                    .map(|id| id + 1)
+                                    .filter(|&next| key_of(next) == Some(s.as_ref()));
+                                let id = next.unwrap_or_else(|| lookup(s));
                                 last = Some((v, id));
                                 id
                             }
@@ -686,5 +698,38 @@ mod tests {
                 assert_eq!(format!("{:?}", got.columns), format!("{:?}", want.columns), "{serials:?}");
             }
         }
+    }
+
+    /// Certificates find their card whatever order they come in: the same card again,
+    /// the next card, a jump back, an unknown card, the card after the last one.
+    #[test]
+    fn card_ids_resolve_in_any_order() {
+        let zone = Zone::new("UTC").unwrap();
+        let cards = ["K0", "K1", "K2", "K3"];
+        let lookup = |id: &str| cards.iter().position(|c| *c == id).map_or(NULL_ID, |p| p as u32);
+        let key_of = |i: u32| cards.get(i as usize).copied();
+        let resolve = Resolver { column: "card_id", lookup: &lookup, key_of: &key_of };
+        let order = ["K1", "K1", "K2", "K3", "K0", "K2", "nope", "K0", "K1", "K3", "K3", "K2"];
+        let n = order.len();
+        let text = |v: Vec<Option<&str>>| Some(Arc::new(StringArray::from(v)) as ArrayRef);
+        let serials: Vec<String> = (0..n).map(|i| format!("S{i}")).collect();
+        let batch = RawBatch {
+            file: 0,
+            len: n,
+            rows: RowNumbers::From(1),
+            int96: vec![false; 5],
+            columns: vec![
+                text(serials.iter().map(|s| Some(s.as_str())).collect()),
+                text(order.iter().map(|c| Some(*c)).collect()),
+                text(vec![Some("CA"); n]),
+                None,
+                None,
+            ],
+        };
+        let (t, q) = convert_batch(&batch, &schema::CERTIFICATES, &zone, Some(&resolve));
+        assert!(q.is_empty());
+        let want: Vec<u32> = order.iter().map(|c| lookup(c)).collect();
+        assert_eq!(t.indices("card_id"), want.as_slice());
+        assert_eq!(want[6], NULL_ID);
     }
 }
