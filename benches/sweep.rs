@@ -6,7 +6,7 @@ use std::path::Path;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use siths_sweep::evaluate::{self, classify_certs, count_certs};
 use siths_sweep::generate::{GenSpec, OutFormat, generate};
-use siths_sweep::ingest::{self, InputFile, discover, read_table};
+use siths_sweep::ingest::{self, InputFile, discover, read_parts};
 use siths_sweep::rules::{Policy, SweepDates};
 use siths_sweep::schema;
 use siths_sweep::time::parse_date;
@@ -65,7 +65,9 @@ fn parquet_ingest(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter(CARDS), |b| {
         b.iter(|| {
             let (mut files, mut q) = (Vec::new(), Vec::new());
-            read_table(&schema::CARDS, &cards, &zone, ingest::BATCH_ROWS, None, &mut files, &mut q).unwrap()
+            read_parts(&schema::CARDS, &cards, &zone, ingest::BATCH_ROWS, None, &mut files, &mut q)
+                .unwrap()
+                .into_table(None)
         })
     });
     g.finish();

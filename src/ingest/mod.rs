@@ -178,7 +178,7 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     stage(orgs.name);
     let organisations = read_parts(&orgs, &found[0], zone, rows, None, &mut files, &mut q)?;
     stage(admins.name);
-    let id_admins = read_table(&admins, &found[1], zone, rows, None, &mut files, &mut q)?;
+    let id_admins = read_parts(&admins, &found[1], zone, rows, None, &mut files, &mut q)?.into_table(None);
     stage(cards.name);
     let cards_read = read_parts(&cards, &found[2], zone, rows, None, &mut files, &mut q)?;
     let cards = keys::dedup(cards_read, &files, &mut q, &keys::TextKey("card_id"), "card_id");
@@ -206,19 +206,6 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
         files[row.file as usize].quarantined += 1;
     }
     Ok(Ingested { files, organisations, id_admins, cards, certificates, quarantine: q, warnings })
-}
-
-/// Reads one table's files into a single table (see [`read_parts`]).
-pub fn read_table(
-    table: &InputTable,
-    list: &[InputFile],
-    zone: &Zone,
-    batch_rows: usize,
-    resolve: Option<&Resolver<'_>>,
-    files: &mut Vec<InputFileInfo>,
-    quarantine: &mut Vec<QuarantineRow>,
-) -> Result<Table> {
-    Ok(read_parts(table, list, zone, batch_rows, resolve, files, quarantine)?.into_table(None))
 }
 
 /// Reads one table's files: their valid rows as converted, batch by batch, and every
@@ -619,35 +606,18 @@ mod tests {
             int96: vec![false; columns.len()],
             columns,
         };
-        let plain = batch(vec![
-            Some(text(&card_id)),
-            Some(text(&org_id)),
-            Some(text(&care_unit)),
-            Some(text(&card_type)),
-            Some(text(&status)),
-            Some(plain_times.clone()),
-            None,
-            None,
-            None,
-            Some(bools.clone()),
-            Some(bools.clone()),
-        ]);
+        // The card columns with the text columns made by `strings`.
+        let cards = |strings: &dyn Fn(&[Option<&str>]) -> ArrayRef, times: ArrayRef| {
+            let mut columns: Vec<Option<ArrayRef>> =
+                [&card_id[..], &org_id, &care_unit, &card_type, &status].iter().map(|v| Some(strings(v))).collect();
+            columns.extend([Some(times), None, None, None, Some(bools.clone()), Some(bools.clone())]);
+            batch(columns)
+        };
+        let plain = cards(&|v| text(v), plain_times.clone());
         let (want, want_q) = convert_batch(&plain, &schema::CARDS, &zone, None);
         assert_eq!(want_q.len(), 6, "{want_q:?}");
         for unused in [0, 20] {
-            let dict = batch(vec![
-                Some(dictionary(&card_id, unused)),
-                Some(dictionary(&org_id, unused)),
-                Some(dictionary(&care_unit, unused)),
-                Some(dictionary(&card_type, unused)),
-                Some(dictionary(&status, unused)),
-                Some(times_as_dictionary(&ordered_at)),
-                None,
-                None,
-                None,
-                Some(bools.clone()),
-                Some(bools.clone()),
-            ]);
+            let dict = cards(&|v| dictionary(v, unused), times_as_dictionary(&ordered_at));
             let (got, got_q) = convert_batch(&dict, &schema::CARDS, &zone, None);
             assert_eq!(got_q, want_q, "unused {unused}");
             assert_eq!(format!("{:?}", got.columns), format!("{:?}", want.columns), "unused {unused}");
