@@ -372,3 +372,37 @@ impl Interner {
 fn pick<T: Copy>(keep: &[bool], v: &[T]) -> Vec<T> {
     v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ORGANISATIONS;
+
+    fn part(first_row: u64, rows: usize) -> Table {
+        let ids: Vec<String> = (0..rows).map(|i| format!("O{}", first_row + i as u64)).collect();
+        Table {
+            def: ORGANISATIONS,
+            columns: vec![
+                ColumnData::Text(LargeStringArray::from(ids.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>())),
+                ColumnData::Text(LargeStringArray::from(vec![None::<&str>; rows])),
+            ],
+            source: (0..rows as u64).map(|i| RowRef::new(0, first_row + i)).collect(),
+        }
+    }
+
+    /// Rows are found across parts, empty ones (a batch whose every row was rejected)
+    /// included, and `into_table` keeps exactly the rows marked, in order.
+    #[test]
+    fn parts_address_rows_across_empty_parts() {
+        let parts = Parts::new(ORGANISATIONS, vec![part(1, 0), part(1, 3), part(4, 0), part(4, 2), part(6, 0)]);
+        assert_eq!(parts.len(), 5);
+        let rows: Vec<u64> = (0..5).map(|i| parts.source(i).row()).collect();
+        assert_eq!(rows, [1, 2, 3, 4, 5]);
+        let (t, r) = parts.locate(3);
+        assert_eq!((t.str("org_id", r), r), (Some("O4"), 0));
+        let table = parts.into_table(Some(&[true, false, true, true, false]));
+        let ids: Vec<_> = (0..table.len()).map(|i| table.str("org_id", i).unwrap().to_string()).collect();
+        assert_eq!(ids, ["O1", "O3", "O4"]);
+        assert_eq!(table.source.iter().map(|s| s.row()).collect::<Vec<_>>(), [1, 3, 4]);
+    }
+}
