@@ -7,6 +7,7 @@
 //! something the Parquet outputs do not. File names come from [`safe_stem`]: an org_id
 //! is data, never a path. `org_reports/index.csv` maps each org_id to its file.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -115,22 +116,45 @@ fn action_sv(code: &str) -> &str {
     }
 }
 
-fn finding_sv(code: &str) -> &str {
-    match Finding::ALL.iter().find(|f| f.code() == code) {
-        Some(Finding::UnissuedOver3Months) => "beställt men inte utlämnat inom tre månader",
+/// A small count in words, as the notice writes them ("två", "tre", "sex"); `neuter`
+/// picks "ett" over "en" for one. Larger counts in digits.
+fn count_sv(n: u32, neuter: bool) -> String {
+    const WORDS: [&str; 11] = ["två", "tre", "fyra", "fem", "sex", "sju", "åtta", "nio", "tio", "elva", "tolv"];
+    match n {
+        1 if neuter => "ett".to_string(),
+        1 => "en".to_string(),
+        2..=12 => WORDS[n as usize - 2].to_string(),
+        _ => n.to_string(),
+    }
+}
+
+/// A finding in Swedish, with the policy's thresholds (a policy file may change them).
+fn finding_sv<'a>(code: &'a str, policy: &Policy) -> Cow<'a, str> {
+    let months = policy.unissued_months;
+    let admins = policy.min_trained_admins;
+    Cow::Borrowed(match Finding::ALL.iter().find(|f| f.code() == code) {
+        Some(Finding::UnissuedOver3Months) => {
+            let unit = if months == 1 { "månad" } else { "månader" };
+            return format!("beställt men inte utlämnat inom {} {unit}", count_sv(months, false)).into();
+        }
         Some(Finding::UpgradedBeforeReceived) => "uppgraderat innan kortet var mottaget",
         Some(Finding::UpgradedAfterDeadline) => "uppgraderat efter sista dag",
         Some(Finding::UpgradedBeforeOrgCleared) => "uppgraderat innan organisationen uppfyllde kraven",
         Some(Finding::DeadlinePassed) => "sista dag för uppgradering har passerat",
         Some(Finding::AwaitingIssuance) => "väntar på utlämning",
-        Some(Finding::OrgNotCleared) => "organisationen saknar två utbildade ID-administratörer",
+        Some(Finding::OrgNotCleared) => {
+            let who = if admins == 1 { "utbildad ID-administratör" } else { "utbildade ID-administratörer" };
+            return format!("organisationen saknar {} {who}", count_sv(admins, false)).into();
+        }
         Some(Finding::CodesMissing) => "kortinnehavaren saknar någon av sina två koder",
-        Some(Finding::TooManyCerts) => "fler än sex certifikat på kortet",
+        Some(Finding::TooManyCerts) => {
+            return format!("fler än {} certifikat på kortet", count_sv(policy.max_certs_on_card, true)).into();
+        }
         Some(Finding::ThirdPartyReorder) => "har certifikat från annan utfärdare",
         Some(Finding::InconsistentDates) => "motstridiga datum",
         Some(Finding::UnknownOrg) => "okänd organisation",
         None => code,
-    }
+    })
 }
 
 fn problem_sv(code: &str) -> &str {
@@ -311,7 +335,7 @@ som genomgått utbildningen.",
             group.len()
         );
         for c in group {
-            let findings: Vec<String> = list(c, "findings").iter().map(|f| escape(finding_sv(f))).collect();
+            let findings: Vec<String> = list(c, "findings").iter().map(|f| escape(&finding_sv(f, policy))).collect();
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"d\">{}</td></tr>",
@@ -397,4 +421,29 @@ pub fn write(dir: &Path, as_of: i32, policy: &Policy) -> Result<Vec<Written>> {
     w.name = format!("{DIR}/index.csv");
     all.push(w);
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thresholds in the Swedish texts are the policy's, not the notice's defaults.
+    #[test]
+    fn findings_in_swedish_follow_the_policy() {
+        let text = |f: Finding, p: &Policy| finding_sv(f.code(), p).into_owned();
+        let default = Policy::default();
+        assert_eq!(text(Finding::UnissuedOver3Months, &default), "beställt men inte utlämnat inom tre månader");
+        assert_eq!(text(Finding::TooManyCerts, &default), "fler än sex certifikat på kortet");
+        assert_eq!(text(Finding::OrgNotCleared, &default), "organisationen saknar två utbildade ID-administratörer");
+        let mut other = Policy::default();
+        (other.unissued_months, other.max_certs_on_card, other.min_trained_admins) = (1, 1, 1);
+        assert_eq!(text(Finding::UnissuedOver3Months, &other), "beställt men inte utlämnat inom en månad");
+        assert_eq!(text(Finding::TooManyCerts, &other), "fler än ett certifikat på kortet");
+        assert_eq!(text(Finding::OrgNotCleared, &other), "organisationen saknar en utbildad ID-administratör");
+        let mut big = Policy::default();
+        (big.unissued_months, big.max_certs_on_card) = (4, 20);
+        assert_eq!(text(Finding::UnissuedOver3Months, &big), "beställt men inte utlämnat inom fyra månader");
+        assert_eq!(text(Finding::TooManyCerts, &big), "fler än 20 certifikat på kortet");
+        assert_eq!(finding_sv("SOMETHING_NEW", &default), "SOMETHING_NEW");
+    }
 }
