@@ -8,7 +8,7 @@ use std::hash::BuildHasherDefault;
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
-use crate::ingest::{Ingested, Table};
+use crate::ingest::{Ingested, Parts, Table};
 use crate::rules::admin::{check_admin, clear_org};
 use crate::rules::{
     AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
@@ -155,28 +155,30 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
     verdicts
 }
 
-/// Issuer kind and activity of every certificate. Issuers are interned, so each
-/// distinct issuer is classified once.
-pub fn classify_certs(t: &Table, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
-    let (issuer, dict) = t.interned("issuer");
-    let kinds: Vec<IssuerKind> = dict.iter().map(|name| policy.issuer_kind(name)).collect();
-    let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
+/// Issuer kind and activity of every certificate, in order. Issuers are interned per
+/// part, so each distinct issuer of a part is classified once.
+pub fn classify_certs(certs: &Parts, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
     let start_of_as_of = policy.zone.start_of_day(dates.as_of);
-    (0..t.len())
-        .into_par_iter()
-        .with_min_len(CARD_CHUNK)
-        .map(|i| {
-            // Active: "not revoked, and not_after null or its local date ≥ D".
-            let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= start_of_as_of);
-            CertState { kind: kinds[issuer[i] as usize], active }
+    certs
+        .parts
+        .par_iter()
+        .flat_map_iter(|t| {
+            let (issuer, dict) = t.interned("issuer");
+            let kinds: Vec<IssuerKind> = dict.iter().map(|name| policy.issuer_kind(name)).collect();
+            let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
+            (0..t.len()).map(move |i| {
+                // Active: "not revoked, and not_after null or its local date ≥ D".
+                let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= start_of_as_of);
+                CertState { kind: kinds[issuer[i] as usize], active }
+            })
         })
         .collect()
 }
 
 /// Sums certificates per card. Addition commutes, so the counts do not depend on order.
-pub fn count_certs(cert_card: &[u32], certs: &[CertState], n_cards: usize) -> Vec<CertCounts> {
+pub fn count_certs(cert_card: impl IntoIterator<Item = u32>, certs: &[CertState], n_cards: usize) -> Vec<CertCounts> {
     let mut counts = vec![CertCounts::default(); n_cards];
-    for (&card, c) in cert_card.iter().zip(certs) {
+    for (card, c) in cert_card.into_iter().zip(certs) {
         let k = &mut counts[card as usize];
         k.cert_count += 1;
         k.telia_certs += i32::from(c.kind == IssuerKind::Telia);

@@ -73,12 +73,12 @@ pub fn dedup(
     table.into_table(Some(&keep))
 }
 
-/// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left, and one copy of the table for
-/// both: tens of millions of certificates are copied once.
-pub fn dedup_certificates(certs: Parts, files: &[InputFileInfo], quarantine: &mut Vec<QuarantineRow>) -> Table {
+/// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left; one filter for both, and only
+/// of the parts that lose rows (tens of millions of certificates are never copied whole).
+pub fn dedup_certificates(certs: Parts, files: &[InputFileInfo], quarantine: &mut Vec<QuarantineRow>) -> Parts {
     let mut keep = duplicates(&certs, files, quarantine, &CertKey, "issuer,cert_serial");
     unknown_cards(&certs, &mut keep, quarantine);
-    certs.into_table(Some(&keep))
+    certs.keep(&keep)
 }
 
 /// Which rows to keep: the first of every key. Later ones are quarantined.

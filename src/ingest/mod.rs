@@ -158,8 +158,10 @@ pub struct Ingested {
     pub organisations: Table,
     pub id_admins: Table,
     pub cards: Table,
-    /// Its `card_id` column holds the index of the card in `cards`.
-    pub certificates: Table,
+    /// Its `card_id` column holds the index of the card in `cards`. Kept in the parts
+    /// it was read in: copying tens of millions of rows into one piece would hold them
+    /// twice at the peak, and nothing needs them in one piece. Row sources are let go.
+    pub certificates: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,
 }
@@ -199,9 +201,13 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
     let mut certificates = keys::dedup_certificates(certificates, &files, &mut q);
-    // Every batch resolved its card_ids as it was read; a table with no batch has a
-    // text column still, with nothing in it.
-    certificates.resolve("card_id", |_| table::NULL_ID);
+    // Every batch resolved its card_ids as it was read (this only makes sure).
+    for part in &mut certificates.parts {
+        part.resolve("card_id", |_| table::NULL_ID);
+    }
+    // Nothing names a certificate row after its key checks: 8 bytes each of tens of
+    // millions of rows are let go.
+    certificates.forget_sources();
     for row in &q {
         files[row.file as usize].quarantined += 1;
     }

@@ -59,6 +59,23 @@ pub enum ColumnData {
     Bool(Vec<Option<bool>>),
 }
 
+impl ColumnData {
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Text(a) => a.len(),
+            ColumnData::Interned { ids, .. } => ids.len(),
+            ColumnData::Index(v) => v.len(),
+            ColumnData::Label(v) => v.len(),
+            ColumnData::Time(v) => v.len(),
+            ColumnData::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A time column: `i64` µs with [`NULL_TIME`] for null.
 #[derive(Clone, Copy, Debug)]
 pub struct Times<'a>(pub &'a [i64]);
@@ -75,16 +92,19 @@ impl Times<'_> {
 pub struct Table {
     pub def: InputTable,
     pub columns: Vec<ColumnData>,
+    /// Where each row came from; empty once nothing will ask (see
+    /// [`Parts::forget_sources`]).
     pub source: Vec<RowRef>,
 }
 
 impl Table {
     pub fn len(&self) -> usize {
-        self.source.len()
+        // Every table has columns; the sources may have been let go.
+        self.columns.first().map_or(self.source.len(), ColumnData::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.source.is_empty()
+        self.len() == 0
     }
 
     fn column(&self, name: &str) -> &ColumnData {
@@ -267,22 +287,49 @@ impl Parts {
         t.source[r]
     }
 
+    /// The rows where `keep` is true, in order, still in parts: only parts that lose
+    /// rows are filtered (copied), the rest are kept as they are.
+    pub fn keep(self, keep: &[bool]) -> Parts {
+        let parts = self
+            .parts
+            .into_iter()
+            .zip(self.starts.windows(2))
+            .map(|(p, w)| {
+                let k = &keep[w[0]..w[1]];
+                if k.iter().all(|k| *k) { p } else { p.filter(k) }
+            })
+            .collect();
+        Parts::new(self.def, parts)
+    }
+
     /// One table of the rows where `keep` is true (all rows if `None`), in order. Only
     /// parts that lose rows are filtered; then every column is copied once.
     pub fn into_table(self, keep: Option<&[bool]>) -> Table {
+        let def = self.def;
         let parts = match keep {
             None => self.parts,
-            Some(keep) => self
-                .parts
-                .into_iter()
-                .zip(self.starts.windows(2))
-                .map(|(p, w)| {
-                    let k = &keep[w[0]..w[1]];
-                    if k.iter().all(|k| *k) { p } else { p.filter(k) }
-                })
-                .collect(),
+            Some(keep) => self.keep(keep).parts,
         };
-        Table::concat(self.def, parts)
+        Table::concat(def, parts)
+    }
+
+    /// Lets go of every row's source (8 bytes a row): for a table whose rows will not
+    /// be named in the quarantine again, i.e. after its key checks.
+    pub fn forget_sources(&mut self) {
+        for p in &mut self.parts {
+            p.source = Vec::new();
+        }
+    }
+
+    /// A text value (plain or interned) of row `i`, `None` for null.
+    pub fn str(&self, name: &str, i: usize) -> Option<&str> {
+        let (t, r) = self.locate(i);
+        t.str(name, r)
+    }
+
+    /// Every part's index column `name`, in order (resolved key columns).
+    pub fn indices<'a>(&'a self, name: &'a str) -> impl Iterator<Item = u32> + 'a {
+        self.parts.iter().flat_map(move |p| p.indices(name).iter().copied())
     }
 }
 

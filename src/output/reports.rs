@@ -125,13 +125,13 @@ pub fn status_label(code: u8) -> &'static str {
 /// revoke (active ones), sorted by (serial, issuer) bytes.
 pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<(u32, Vec<u32>)> {
     let mut certs_of: HashMap<u32, Vec<u32>> = HashMap::new();
-    for (c, (&card, s)) in d.certificates.indices("card_id").iter().zip(&e.certs).enumerate() {
+    for (c, (card, s)) in d.certificates.indices("card_id").zip(&e.certs).enumerate() {
         if s.kind == IssuerKind::CardIssuer && s.active && e.outcomes[card as usize].verdict == Verdict::Revoke {
             certs_of.entry(card).or_default().push(c as u32);
         }
     }
     let certs = &d.certificates;
-    let serial = certs.text("cert_serial");
+    let serial = |c: usize| certs.str("cert_serial", c).expect("required");
     order
         .iter()
         .filter(|&&i| e.outcomes[i as usize].verdict == Verdict::Revoke)
@@ -139,8 +139,8 @@ pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<(u32, Vec
             let mut list = certs_of.remove(&i).unwrap_or_default();
             list.sort_unstable_by(|&a, &b| {
                 let (a, b) = (a as usize, b as usize);
-                (serial.value(a).as_bytes(), certs.str("issuer", a).unwrap_or("").as_bytes())
-                    .cmp(&(serial.value(b).as_bytes(), certs.str("issuer", b).unwrap_or("").as_bytes()))
+                (serial(a).as_bytes(), certs.str("issuer", a).unwrap_or("").as_bytes())
+                    .cmp(&(serial(b).as_bytes(), certs.str("issuer", b).unwrap_or("").as_bytes()))
             });
             (i, list)
         })
@@ -154,7 +154,7 @@ fn revoke_rule(e: &Evaluation, card: usize) -> &'static str {
 pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
     let t = &d.cards;
     let ids = t.text("card_id");
-    let serial = d.certificates.text("cert_serial");
+    let serial = |c: usize| d.certificates.str("cert_serial", c).expect("required");
     revs.chunks(OUT_BATCH)
         .map(|chunk| {
             let mut b = (
@@ -181,7 +181,7 @@ pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32
                 upgraded.append_option(t.times("upgraded_at").get(i));
                 due.append_option(e.outcomes[i].issuance_due);
                 for &c in certs {
-                    serials.values().append_value(serial.value(c as usize));
+                    serials.values().append_value(serial(c as usize));
                 }
                 serials.append(true);
             }
@@ -208,7 +208,7 @@ pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32
 pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
     let ids = d.cards.text("card_id");
     let certs = &d.certificates;
-    let serial = certs.text("cert_serial");
+    let serial = |c: usize| certs.str("cert_serial", c).expect("required");
     let rows: Vec<(usize, usize)> =
         revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize))).collect();
     rows.chunks(OUT_BATCH)
@@ -218,7 +218,7 @@ pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u
                 cols[0].append_value(&e.orgs.ids[e.card_org[card] as usize]);
                 cols[1].append_value(ids.value(card));
                 cols[2].append_option(certs.str("issuer", c));
-                cols[3].append_value(serial.value(c));
+                cols[3].append_value(serial(c));
                 cols[4].append_value(revoke_rule(e, card));
             }
             batch(
