@@ -15,6 +15,7 @@ pub mod values;
 use std::path::{Path, PathBuf};
 
 use arrow_array::ArrayRef;
+use arrow_schema::TimeUnit;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -385,19 +386,26 @@ pub fn convert_batch(
             }
             ColumnKind::Text if c.interned => {
                 let mut b = table::Interner::default();
-                // A dictionary column is interned once per dictionary value.
+                // A dictionary column is interned once per dictionary value: a key seen
+                // with a good value before is that value again (the memo converted each
+                // key once), so its row skips the reading.
                 let mut by_key = vec![table::NULL_ID; r.dictionary_len().unwrap_or(0)];
                 let ids = (0..n)
-                    .map(|i| match cell(i) {
-                        Some(Value::Text(s)) => match r.dictionary_key(i) {
-                            Some(k) if by_key[k] != table::NULL_ID => by_key[k],
-                            Some(k) => {
-                                by_key[k] = b.id(&s);
-                                by_key[k]
-                            }
-                            None => b.id(&s),
-                        },
-                        _ => table::NULL_ID,
+                    .map(|i| {
+                        let key = r.dictionary_key(i);
+                        if let Some(k) = key.filter(|&k| by_key[k] != table::NULL_ID) {
+                            return by_key[k];
+                        }
+                        match cell(i) {
+                            Some(Value::Text(s)) => match key {
+                                Some(k) => {
+                                    by_key[k] = b.id(&s);
+                                    by_key[k]
+                                }
+                                None => b.id(&s),
+                            },
+                            _ => table::NULL_ID,
+                        }
                     })
                     .collect();
                 ColumnData::Interned { ids, dict: b.into_dict() }
@@ -416,30 +424,75 @@ pub fn convert_batch(
                 }
                 ColumnData::Text(b.finish())
             }
-            ColumnKind::Label => ColumnData::Label(
-                (0..n)
-                    .map(|i| match cell(i) {
-                        Some(Value::Label(l)) => l,
-                        _ => u8::MAX,
-                    })
-                    .collect(),
-            ),
-            ColumnKind::Time => ColumnData::Time(
-                (0..n)
-                    .map(|i| match cell(i) {
-                        Some(Value::Time(t)) => t,
-                        _ => NULL_TIME,
-                    })
-                    .collect(),
-            ),
-            ColumnKind::Bool => ColumnData::Bool(
-                (0..n)
-                    .map(|i| match cell(i) {
-                        Some(Value::Bool(b)) => Some(b),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
+            ColumnKind::Label => {
+                // As for interned text: a dictionary key's label is parsed once.
+                let mut by_key = vec![u8::MAX; r.dictionary_len().unwrap_or(0)];
+                ColumnData::Label(
+                    (0..n)
+                        .map(|i| {
+                            let key = r.dictionary_key(i);
+                            if let Some(k) = key.filter(|&k| by_key[k] != u8::MAX) {
+                                return by_key[k];
+                            }
+                            match cell(i) {
+                                Some(Value::Label(l)) => {
+                                    if let Some(k) = key {
+                                        by_key[k] = l;
+                                    }
+                                    l
+                                }
+                                _ => u8::MAX,
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            ColumnKind::Time => {
+                // The common case, a UTC-anchored microsecond timestamp in range, is
+                // taken as it is; anything else (null, another unit, out of range) goes
+                // through the reading, which also finds the rows to reject.
+                let direct = match &r {
+                    ColumnReader::Timestamp { values, nulls, unit: TimeUnit::Microsecond, instant: true } => {
+                        Some((*values, *nulls))
+                    }
+                    _ => None,
+                };
+                ColumnData::Time(
+                    (0..n)
+                        .map(|i| {
+                            if let Some((values, nulls)) = direct
+                                && nulls.is_none_or(|n| n.is_valid(i))
+                                && (values::MIN_MICROS..=values::MAX_MICROS).contains(&values[i])
+                            {
+                                return values[i];
+                            }
+                            match cell(i) {
+                                Some(Value::Time(t)) => t,
+                                _ => NULL_TIME,
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            ColumnKind::Bool => {
+                let direct = match &r {
+                    ColumnReader::Bool(a) => Some(*a),
+                    _ => None,
+                };
+                ColumnData::Bool(
+                    (0..n)
+                        .map(|i| {
+                            if let Some(a) = direct.filter(|a| a.is_valid(i)) {
+                                return Some(a.value(i));
+                            }
+                            match cell(i) {
+                                Some(Value::Bool(b)) => Some(b),
+                                _ => None,
+                            }
+                        })
+                        .collect(),
+                )
+            }
         };
         columns.push(data);
     }
@@ -629,6 +682,44 @@ mod tests {
             assert_eq!(format!("{:?}", got.columns), format!("{:?}", want.columns), "unused {unused}");
             assert_eq!(got.source, want.source);
         }
+    }
+
+    /// Microsecond UTC timestamps and booleans, taken without the row-by-row reading
+    /// when in range and present, read exactly as the reading would: the kept values
+    /// are the input's, a missing required time and an out-of-range one are rejected
+    /// with the reading's codes, a missing optional value is null.
+    #[test]
+    fn plain_times_and_booleans_read_like_the_reading() {
+        let zone = Zone::new("Europe/Stockholm").unwrap();
+        let max = 253_402_300_799_999_999;
+        let ordered = [Some(1_600_000_000_000_000), None, Some(max + 1), Some(max), Some(-1)];
+        let sent = [None, Some(5), Some(i64::MIN), Some(7), Some(8)];
+        let auth = [Some(true), Some(false), None, Some(true), None];
+        let n = ordered.len();
+        let times = |v: &[Option<i64>]| {
+            Some(Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(v.to_vec()).with_timezone("UTC")) as ArrayRef)
+        };
+        let text = |v: &str| Some(Arc::new(StringArray::from(vec![Some(v); n])) as ArrayRef);
+        let columns = vec![
+            Some(Arc::new(StringArray::from((0..n).map(|i| format!("C{i}")).collect::<Vec<_>>())) as ArrayRef),
+            text("O1"),
+            None,
+            text("siths"),
+            text("received"),
+            times(&ordered),
+            times(&sent),
+            None,
+            None,
+            Some(Arc::new(BooleanArray::from(auth.to_vec())) as ArrayRef),
+            None,
+        ];
+        let batch = RawBatch { file: 0, len: n, rows: RowNumbers::From(1), int96: vec![false; columns.len()], columns };
+        let (t, q) = convert_batch(&batch, &schema::CARDS, &zone, None);
+        let got: Vec<_> = q.iter().map(|r| (r.row, r.column.unwrap(), r.error)).collect();
+        assert_eq!(got, [(2, "ordered_at", QError::MissingRequired), (3, "ordered_at", QError::BadValue),]);
+        assert_eq!(t.times("ordered_at").0, [1_600_000_000_000_000, max, -1]);
+        assert_eq!(t.times("sent_at").0, [NULL_TIME, 7, 8]);
+        assert_eq!(t.bools("has_auth_code"), [Some(true), Some(true), None]);
     }
 
     /// Plain text taken without copying reads exactly as the row-by-row reading (a

@@ -319,8 +319,8 @@ impl ColumnReader<'_> {
 
 /// The instants the sweep accepts: years 0001 to 9999, as in text. Beyond them no
 /// calendar arithmetic or output format is meaningful (and `i64` µs would overflow).
-const MIN_MICROS: i64 = -62_135_596_800 * 1_000_000;
-const MAX_MICROS: i64 = 253_402_300_799 * 1_000_000 + 999_999;
+pub const MIN_MICROS: i64 = -62_135_596_800 * 1_000_000;
+pub const MAX_MICROS: i64 = 253_402_300_799 * 1_000_000 + 999_999;
 
 /// A date as 00:00 local time that day.
 fn date(days: i64, zone: &Zone) -> Result<Value<'static>, CellError> {
