@@ -141,9 +141,20 @@ fn duplicate_pairs(
     let pieces: Vec<Vec<Vec<u64>>> = (0..groups.div_ceil(per_task))
         .into_par_iter()
         .map(|task| {
-            let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); partitions];
-            for g in task * per_task..((task + 1) * per_task).min(groups) {
-                for (h, row) in group_rows(g) {
+            let mut buckets: Vec<Vec<u64>> = Vec::new();
+            let mine = task * per_task..((task + 1) * per_task).min(groups);
+            let n_groups = mine.len();
+            for g in mine {
+                let rows = group_rows(g);
+                if buckets.is_empty() {
+                    // Sized from the first group for all of the task's groups (they are
+                    // batches of one size), with room for chance: growing 1,024 vectors
+                    // by doubling would hold up to twice the rows and copy them.
+                    let expect = rows.len() * n_groups / partitions;
+                    let room = expect + expect / 8 + 16;
+                    buckets = (0..partitions).map(|_| Vec::with_capacity(room)).collect();
+                }
+                for (h, row) in rows {
                     let packed = (((h >> (32 - PARTITION_BITS)) as u32 as u64) << 32) | u64::from(row);
                     buckets[(h >> (64 - PARTITION_BITS)) as usize].push(packed);
                 }
