@@ -9,7 +9,7 @@ use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, LargeStringArray, RecordBatch};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
@@ -41,15 +41,37 @@ pub fn org_order(e: &Evaluation) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// Cards sorted by (org_id, card_id); card_ids are unique, so the order is total.
+///
+/// Sorted as integers: the organisation's rank and the first eight bytes of the card_id
+/// (big-endian, zero-padded, so integer order is byte order) in one `u128` with the
+/// card's index, no indirection per comparison. Cards whose keys tie (card_ids sharing
+/// their first eight bytes) are then ordered by their whole card_id.
 pub fn card_order(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<u32> {
-    let ids = d.cards.text("card_id");
-    let mut order: Vec<u32> = (0..d.cards.len() as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        org_rank[e.card_org[a] as usize]
-            .cmp(&org_rank[e.card_org[b] as usize])
-            .then_with(|| ids.value(a).as_bytes().cmp(ids.value(b).as_bytes()))
-    });
+    let rank: Vec<u32> = e.card_org.par_iter().map(|&o| org_rank[o as usize]).collect();
+    sort_by_rank_then_id(d.cards.text("card_id"), &rank)
+}
+
+/// Row indices sorted by (`rank[i]`, `ids[i]` bytes, i).
+fn sort_by_rank_then_id(ids: &LargeStringArray, rank: &[u32]) -> Vec<u32> {
+    let key = |i: usize| -> u128 {
+        let mut prefix = [0u8; 8];
+        let id = ids.value(i).as_bytes();
+        let n = id.len().min(8);
+        prefix[..n].copy_from_slice(&id[..n]);
+        (u128::from(rank[i]) << 96) | (u128::from(u64::from_be_bytes(prefix)) << 32) | i as u128
+    };
+    let mut keys: Vec<u128> = (0..rank.len()).into_par_iter().map(key).collect();
+    keys.par_sort_unstable();
+    let mut order: Vec<u32> = keys.iter().map(|&k| k as u32).collect();
+    let mut start = 0;
+    for run in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
+        if run.len() > 1 {
+            // Stable, so equal ids stay in index order.
+            order[start..start + run.len()]
+                .sort_by(|&a, &b| ids.value(a as usize).as_bytes().cmp(ids.value(b as usize).as_bytes()));
+        }
+        start += run.len();
+    }
     order
 }
 
@@ -57,6 +79,7 @@ pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<Record
     let t = &d.cards;
     let ids = t.text("card_id");
     let (types, statuses) = (t.labels("card_type"), t.labels("status"));
+    let (unit_ids, units) = t.interned("care_unit");
     order
         .par_chunks(OUT_BATCH)
         .map(|chunk| {
@@ -77,7 +100,7 @@ pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<Record
                 let o = &e.outcomes[i];
                 card_id.append_value(ids.value(i));
                 org_id.append_value(&e.orgs.ids[e.card_org[i] as usize]);
-                care_unit.append_option(t.str("care_unit", i));
+                care_unit.append_option(units.get(unit_ids[i] as usize));
                 card_type.append_value(card_type_label(types[i]));
                 status.append_value(status_label(statuses[i]));
                 verdict.append_value(o.verdict.code());
@@ -347,4 +370,42 @@ pub fn quarantine(rows: &[QuarantineRow], files: &[InputFileInfo]) -> Vec<Record
             batch(schema::quarantine(), cols)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The integer sort orders exactly as comparing (rank, card_id bytes) would: ids
+    /// sharing their first eight bytes, ids shorter than eight bytes, an id that is a
+    /// prefix of another, a NUL byte (zero-padding must not make "AB" equal "AB\0"),
+    /// non-ASCII bytes, equal ids, and ranks that disagree with the ids' order.
+    #[test]
+    fn cards_sort_by_rank_then_card_id_bytes() {
+        let ids = [
+            "ABCDEFGH2",
+            "ABCDEFGH10",
+            "ABCDEFGH",
+            "AB",
+            "AB\0",
+            "A",
+            "",
+            "ÖSTER-1",
+            "OSTER-1",
+            "ABCDEFGH10",
+            "ZZZZZZZZZ",
+            "ABCDEFGI",
+            "AB\0\0\0\0\0\0X",
+        ];
+        let array = LargeStringArray::from(ids.to_vec());
+        for rank in [vec![0u32; ids.len()], (0..ids.len() as u32).map(|i| (i * 7) % 3).collect()] {
+            let got = sort_by_rank_then_id(&array, &rank);
+            let mut want: Vec<u32> = (0..ids.len() as u32).collect();
+            want.sort_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                (rank[a], ids[a].as_bytes(), a).cmp(&(rank[b], ids[b].as_bytes(), b))
+            });
+            assert_eq!(got, want, "ranks {rank:?}");
+        }
+    }
 }
