@@ -7,6 +7,7 @@
 
 pub mod csv;
 pub mod discover;
+pub mod index;
 pub mod keys;
 pub mod parquet;
 pub mod table;
@@ -24,8 +25,6 @@ use arrow_array::builder::LargeStringBuilder;
 pub use discover::{Format, InputFile};
 use schema::ColumnKind;
 pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Table, Times};
-
-type FxMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
 use crate::error::{Error, Result};
 use crate::schema::{self, InputTable};
@@ -188,12 +187,8 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     // Certificates learn their card's index as they are read, so the card_id strings
     // of tens of millions of certificates are never kept.
     let ids = cards.text("card_id");
-    let mut index: FxMap<&str, u32> = FxMap::default();
-    index.reserve(cards.len());
-    for i in 0..cards.len() {
-        index.insert(ids.value(i), i as u32);
-    }
-    let lookup = |id: &str| index.get(id).copied().unwrap_or(table::NULL_ID);
+    let index = index::CardIndex::new(ids);
+    let lookup = |id: &str| index.get(id);
     let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
     let resolve = Resolver { column: "card_id", lookup: &lookup, key_of: &key_of };
     stage(certs.name);
