@@ -30,19 +30,32 @@ AS_OF = "2021-11-15"
 
 
 def timed(cmd):
-    """Wall seconds and peak RSS (MiB) of one command."""
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system) of one command."""
     t = time.perf_counter()
     p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1)) / 1024
-    return wall, rss
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([0-9.]+)", p.stderr).group(1)) for k in ("User", "System"))
+    return wall, rss, cpu
 
 
-def median_of(cmd, runs=RUNS):
-    results = [timed(cmd) for _ in range(runs)]
-    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+def summary(results):
+    """Median wall, peak RSS, median CPU and the wall times of every run."""
+    walls = [r[0] for r in results]
+    return statistics.median(walls), max(r[1] for r in results), statistics.median(r[2] for r in results), walls
+
+
+def interleaved(cmds, runs=RUNS):
+    """Each command `runs` times, in rounds (a, b, c, a, b, c, ...): load from other
+    users of a shared machine then falls on every command alike, not on whichever
+    happened to run during it."""
+    results = [[] for _ in cmds]
+    for _ in range(runs):
+        for i, cmd in enumerate(cmds):
+            results[i].append(timed(cmd))
+    return [summary(r) for r in results]
 
 
 def main():
@@ -56,11 +69,11 @@ def main():
         certs = duckdb.connect().execute(f"SELECT count(*) FROM '{data}/certificates.parquet'").fetchone()[0]
         out, peer = os.path.join(WORK, f"sweep-{n}"), os.path.join(WORK, f"peer-{n}")
         sweep_cmd = [BIN, "run", "--input", data, "--out", out, "--as-of", AS_OF, "--force", "--quiet"]
-        s_one = median_of([BIN, "run", "--input", data, "--out", out + "-1thread", "--as-of", AS_OF, "--force",
-                           "--quiet", "--threads", "1"], runs=1)
-        s_all = median_of(sweep_cmd)
-        p_all = median_of([PY, os.path.join(ROOT, "scripts/peer_duckdb.py"), data, peer, "--as-of", AS_OF])
-        floor = median_of([FLOOR, data])
+        one_thread = [BIN, "run", "--input", data, "--out", out + "-1thread", "--as-of", AS_OF, "--force",
+                      "--quiet", "--threads", "1"]
+        peer_cmd = [PY, os.path.join(ROOT, "scripts/peer_duckdb.py"), data, peer, "--as-of", AS_OF]
+        (s_one,) = interleaved([one_thread], runs=1)
+        s_all, p_all, floor = interleaved([sweep_cmd, peer_cmd, [FLOOR, data]])
         agree = subprocess.run([PY, os.path.join(ROOT, "scripts/compare_peer.py"), out, peer], capture_output=True, text=True)
         checks.append(agree.stdout.strip())
         stages = json.load(open(os.path.join(out, "manifest.json")))["timings_ms"]
@@ -71,17 +84,23 @@ def main():
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     lines = [
         f"Machine: {os.cpu_count()} cores ({cpu}), {mem} GiB, {platform.system()} {platform.release()}; "
-        f"{rustc}; DuckDB {duckdb.__version__}. Median of {RUNS} runs (1 for `--threads 1`), as of {AS_OF}.",
+        f"{rustc}; DuckDB {duckdb.__version__}. Run {time.strftime('%Y-%m-%d')}; inputs swept as of {AS_OF}. "
+        f"Median of {RUNS} runs (1 for `--threads 1`), sweep, peer and floor taken in turns; CPU s is user + system.",
         "",
-        "| cards | certificates | sweep s | cards/s | peak RSS | peer s | peer RSS | decode floor s | sweep/peer | sweep/floor | 1 thread s | 2 threads speed-up | agree |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| cards | certificates | sweep s | cards/s | peak RSS | sweep CPU s | peer s | peer RSS | peer CPU s | decode floor s | sweep/peer | sweep/floor | 1 thread s | 2 threads speed-up | agree |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['n']:,} | {r['certs']:,} | {r['sweep'][0]:.2f} | {r['n'] / r['sweep'][0]:,.0f} | {r['sweep'][1]:,.0f} MiB "
-            f"| {r['peer'][0]:.2f} | {r['peer'][1]:,.0f} MiB | {r['floor'][0]:.2f} | {r['sweep'][0] / r['peer'][0]:.2f} "
-            f"| {r['sweep'][0] / r['floor'][0]:.2f} | {r['sweep1'][0]:.2f} | {r['sweep1'][0] / r['sweep'][0]:.2f}× "
-            f"| {'yes' if r['agree'] else '**NO**'} |")
+            f"| {r['sweep'][2]:.1f} | {r['peer'][0]:.2f} | {r['peer'][1]:,.0f} MiB | {r['peer'][2]:.1f} | {r['floor'][0]:.2f} "
+            f"| {r['sweep'][0] / r['peer'][0]:.2f} | {r['sweep'][0] / r['floor'][0]:.2f} | {r['sweep1'][0]:.2f} "
+            f"| {r['sweep1'][0] / r['sweep'][0]:.2f}× | {'yes' if r['agree'] else '**NO**'} |")
+    lines += [""] + [
+        f"Every run at {r['n']:,} cards (s): sweep {', '.join(f'{w:.2f}' for w in r['sweep'][3])}; "
+        f"peer {', '.join(f'{w:.2f}' for w in r['peer'][3])}; floor {', '.join(f'{w:.2f}' for w in r['floor'][3])}."
+        for r in rows
+    ]
     if len(rows) >= 2:
         lines += ["", f"Scaling: {rows[-1]['n']:,} cards took {rows[-1]['sweep'][0] / rows[0]['sweep'][0]:.1f}× "
                       f"the time of {rows[0]['n']:,}."]
