@@ -179,7 +179,8 @@ pub fn classify_certs(certs: &Parts, policy: &Policy, dates: &SweepDates) -> Vec
 pub fn count_certs(cert_card: impl IntoIterator<Item = u32>, certs: &[CertState], n_cards: usize) -> Vec<CertCounts> {
     let mut counts = vec![CertCounts::default(); n_cards];
     for (card, c) in cert_card.into_iter().zip(certs) {
-        let k = &mut counts[card as usize];
+        // A certificate rejected by the key checks belongs to no card.
+        let Some(k) = counts.get_mut(card as usize) else { continue };
         k.cert_count += 1;
         k.telia_certs += i32::from(c.kind == IssuerKind::Telia);
         k.third_party_certs += i32::from(c.kind == IssuerKind::ThirdParty && c.active);

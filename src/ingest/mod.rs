@@ -158,9 +158,11 @@ pub struct Ingested {
     pub organisations: Table,
     pub id_admins: Table,
     pub cards: Table,
-    /// Its `card_id` column holds the index of the card in `cards`. Kept in the parts
-    /// it was read in: copying tens of millions of rows into one piece would hold them
-    /// twice at the peak, and nothing needs them in one piece. Row sources are let go.
+    /// Its `card_id` column holds the index of the card in `cards`, or [`NULL_ID`] for
+    /// a certificate the key checks rejected (it is in the quarantine and belongs to
+    /// no card). Kept in the parts it was read in: copying tens of millions of rows into
+    /// one piece would hold them twice at the peak, and nothing needs them in one piece.
+    /// Row sources are let go.
     pub certificates: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,

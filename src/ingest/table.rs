@@ -142,6 +142,14 @@ impl Table {
         }
     }
 
+    pub fn indices_mut(&mut self, name: &str) -> &mut [u32] {
+        let i = self.def.column_index(name);
+        match &mut self.columns[i] {
+            ColumnData::Index(v) => v,
+            _ => panic!("{name} is not an index column"),
+        }
+    }
+
     pub fn labels(&self, name: &str) -> &[u8] {
         match self.column(name) {
             ColumnData::Label(v) => v,

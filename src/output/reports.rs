@@ -149,7 +149,9 @@ pub fn status_label(code: u8) -> &'static str {
 pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<(u32, Vec<u32>)> {
     let mut certs_of: HashMap<u32, Vec<u32>> = HashMap::new();
     for (c, (card, s)) in d.certificates.indices("card_id").zip(&e.certs).enumerate() {
-        if s.kind == IssuerKind::CardIssuer && s.active && e.outcomes[card as usize].verdict == Verdict::Revoke {
+        // A certificate rejected by the key checks (card NULL_ID) belongs to no card.
+        let revoke = e.outcomes.get(card as usize).is_some_and(|o| o.verdict == Verdict::Revoke);
+        if s.kind == IssuerKind::CardIssuer && s.active && revoke {
             certs_of.entry(card).or_default().push(c as u32);
         }
     }
