@@ -8,7 +8,7 @@
 
 use std::hash::{BuildHasher, BuildHasherDefault};
 
-use arrow_array::{Array, LargeStringArray};
+use super::table::TextColumn;
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
@@ -19,7 +19,7 @@ const PARTITION_BITS: u32 = 8;
 const EMPTY: u32 = u32::MAX;
 
 pub struct CardIndex<'a> {
-    ids: &'a LargeStringArray,
+    ids: &'a TextColumn,
     /// Per partition, an open-addressing table (linear probing) of row numbers; its
     /// length is a power of two at least twice the partition's rows.
     tables: Vec<Vec<u32>>,
@@ -37,7 +37,7 @@ fn place(h: u64, table_len: usize) -> (usize, usize) {
 impl<'a> CardIndex<'a> {
     /// Indexes every non-null id of `ids`; ids must be unique (cards after their
     /// duplicate check).
-    pub fn new(ids: &'a LargeStringArray) -> CardIndex<'a> {
+    pub fn new(ids: &'a TextColumn) -> CardIndex<'a> {
         let hashes: Vec<u64> =
             (0..ids.len()).into_par_iter().map(|i| if ids.is_valid(i) { hash(ids.value(i)) } else { 0 }).collect();
         let partitions = 1usize << PARTITION_BITS;
@@ -95,7 +95,8 @@ mod tests {
         let mut values: Vec<Option<String>> = (0..20_000).map(|i| Some(format!("C{i:07X}"))).collect();
         values[7] = None;
         values.push(Some(String::new()));
-        let ids = LargeStringArray::from(values.iter().map(|v| v.as_deref()).collect::<Vec<_>>());
+        let ids =
+            TextColumn::Small(arrow_array::StringArray::from(values.iter().map(|v| v.as_deref()).collect::<Vec<_>>()));
         let index = CardIndex::new(&ids);
         for (i, v) in values.iter().enumerate() {
             if let Some(v) = v {
@@ -105,7 +106,7 @@ mod tests {
         for missing in ["C0000007", "C000000", "C00000000", "C0004E20", "c0000001"] {
             assert_eq!(index.get(missing), NULL_ID, "{missing}");
         }
-        let empty = LargeStringArray::from(Vec::<Option<&str>>::new());
+        let empty = TextColumn::Large(arrow_array::LargeStringArray::from(Vec::<Option<&str>>::new()));
         assert_eq!(CardIndex::new(&empty).get("C1"), NULL_ID);
     }
 }

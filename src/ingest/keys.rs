@@ -7,7 +7,6 @@
 
 use std::hash::{BuildHasher, BuildHasherDefault};
 
-use arrow_array::Array;
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 

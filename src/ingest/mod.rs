@@ -24,7 +24,7 @@ use arrow_array::Array;
 use arrow_array::builder::LargeStringBuilder;
 pub use discover::{Format, InputFile};
 use schema::ColumnKind;
-pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Table, Times};
+pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Table, TextColumn, Times};
 
 use crate::error::{Error, Result};
 use crate::schema::{self, InputTable};
@@ -419,7 +419,7 @@ pub fn convert_batch(
                         _ => b.append_null(),
                     }
                 }
-                ColumnData::Text(b.finish())
+                ColumnData::Text(TextColumn::Large(b.finish()))
             }
             ColumnKind::Label => {
                 // As for interned text: a dictionary key's label is parsed once.
@@ -521,9 +521,8 @@ pub fn convert_batch(
 /// without copying its text: no empty strings (those read as null) and, if the column is
 /// required, no nulls and no blank values (those are quarantined). `None` sends the
 /// column through the row-by-row reading, which finds the rows to reject.
-fn clean_text(a: &ArrayRef, required: bool) -> Option<arrow_array::LargeStringArray> {
+fn clean_text(a: &ArrayRef, required: bool) -> Option<TextColumn> {
     use arrow_array::cast::AsArray;
-    use arrow_buffer::{OffsetBuffer, ScalarBuffer};
     fn clean<O: arrow_array::OffsetSizeTrait>(s: &arrow_array::GenericStringArray<O>, required: bool) -> bool {
         if required && s.null_count() > 0 {
             return false;
@@ -542,20 +541,10 @@ fn clean_text(a: &ArrayRef, required: bool) -> Option<arrow_array::LargeStringAr
             !blank
         })
     }
+    // The values are shared with the decoded batch, not copied.
     match a.data_type() {
-        arrow_schema::DataType::Utf8 => {
-            let s = a.as_string::<i32>();
-            if !clean(s, required) {
-                return None;
-            }
-            let offsets: ScalarBuffer<i64> = s.value_offsets().iter().map(|&o| i64::from(o)).collect();
-            // The values are shared with the decoded batch, not copied.
-            Some(arrow_array::LargeStringArray::new(OffsetBuffer::new(offsets), s.values().clone(), s.nulls().cloned()))
-        }
-        arrow_schema::DataType::LargeUtf8 => {
-            let s = a.as_string::<i64>();
-            clean(s, required).then(|| s.clone())
-        }
+        arrow_schema::DataType::Utf8 => clean(a.as_string::<i32>(), required).then(|| TextColumn::from_array(a)),
+        arrow_schema::DataType::LargeUtf8 => clean(a.as_string::<i64>(), required).then(|| TextColumn::from_array(a)),
         _ => None,
     }
 }

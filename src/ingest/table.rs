@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use arrow_array::{Array, BooleanArray, LargeStringArray};
+use arrow_array::{Array, ArrayRef, BooleanArray, LargeStringArray, StringArray};
 use rustc_hash::FxHasher;
 
 use crate::schema::{ColumnKind, InputTable};
@@ -43,10 +43,74 @@ impl RowRef {
     }
 }
 
+/// A plain text column, with the 32-bit offsets it was decoded with (a batch's text is
+/// far below 2 GiB; 64-bit offsets would add 4 bytes to each of tens of millions of
+/// serials), or 64-bit ones when it came so or a whole table's text is larger.
+#[derive(Clone)]
+pub enum TextColumn {
+    Small(StringArray),
+    Large(LargeStringArray),
+}
+
+impl TextColumn {
+    /// An Arrow `Utf8` or `LargeUtf8` array.
+    pub fn from_array(a: &ArrayRef) -> TextColumn {
+        use arrow_array::cast::AsArray;
+        match a.data_type() {
+            arrow_schema::DataType::Utf8 => TextColumn::Small(a.as_string::<i32>().clone()),
+            arrow_schema::DataType::LargeUtf8 => TextColumn::Large(a.as_string::<i64>().clone()),
+            t => panic!("a text column is Utf8 or LargeUtf8, not {t}"),
+        }
+    }
+
+    pub fn as_array(&self) -> &dyn Array {
+        match self {
+            TextColumn::Small(a) => a,
+            TextColumn::Large(a) => a,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_array().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        self.as_array().is_valid(i)
+    }
+
+    #[inline]
+    pub fn value(&self, i: usize) -> &str {
+        match self {
+            TextColumn::Small(a) => a.value(i),
+            TextColumn::Large(a) => a.value(i),
+        }
+    }
+
+    /// Bytes of text its rows refer to.
+    fn text_bytes(&self) -> usize {
+        match self {
+            TextColumn::Small(a) => (a.value_offsets()[a.len()] - a.value_offsets()[0]) as usize,
+            TextColumn::Large(a) => (a.value_offsets()[a.len()] - a.value_offsets()[0]) as usize,
+        }
+    }
+}
+
+/// The values, whatever the offsets: two columns of the same values look the same.
+impl std::fmt::Debug for TextColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries((0..self.len()).map(|i| self.is_valid(i).then(|| self.value(i)))).finish()
+    }
+}
+
 /// One converted column.
 #[derive(Debug, Clone)]
 pub enum ColumnData {
-    Text(LargeStringArray),
+    Text(TextColumn),
     /// Low-cardinality text: an id per row into a dictionary of distinct values.
     Interned {
         ids: Vec<u32>,
@@ -111,7 +175,7 @@ impl Table {
         &self.columns[self.def.column_index(name)]
     }
 
-    pub fn text(&self, name: &str) -> &LargeStringArray {
+    pub fn text(&self, name: &str) -> &TextColumn {
         match self.column(name) {
             ColumnData::Text(a) => a,
             _ => panic!("{name} is not a plain text column"),
@@ -193,8 +257,8 @@ impl Table {
             .iter()
             .map(|c| match c {
                 ColumnData::Text(a) => {
-                    let f = arrow_select::filter::filter(a, &mask).expect("same length");
-                    ColumnData::Text(f.as_any().downcast_ref::<LargeStringArray>().expect("large utf8").clone())
+                    let f = arrow_select::filter::filter(a.as_array(), &mask).expect("same length");
+                    ColumnData::Text(TextColumn::from_array(&f))
                 }
                 ColumnData::Interned { ids, dict } => ColumnData::Interned { ids: pick(keep, ids), dict: dict.clone() },
                 ColumnData::Index(v) => ColumnData::Index(pick(keep, v)),
@@ -213,7 +277,7 @@ impl Table {
             .iter()
             .map(|c| match c.kind {
                 ColumnKind::Text if c.interned => ColumnData::Interned { ids: Vec::new(), dict: Vec::new() },
-                ColumnKind::Text => ColumnData::Text(LargeStringArray::from(Vec::<Option<&str>>::new())),
+                ColumnKind::Text => ColumnData::Text(TextColumn::Small(StringArray::from(Vec::<Option<&str>>::new()))),
                 ColumnKind::Label => ColumnData::Label(Vec::new()),
                 ColumnKind::Time => ColumnData::Time(Vec::new()),
                 ColumnKind::Bool => ColumnData::Bool(Vec::new()),
@@ -356,14 +420,27 @@ fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usiz
     let first = cols.clone().next().expect("at least one part");
     match first {
         ColumnData::Text(_) => {
-            let arrays: Vec<&dyn Array> = cols
+            let texts: Vec<&TextColumn> = cols
                 .map(|c| match c {
-                    ColumnData::Text(a) => a as &dyn Array,
+                    ColumnData::Text(a) => a,
                     _ => unreachable!("parts of one table have the same columns"),
                 })
                 .collect();
-            let a = arrow_select::concat::concat(&arrays).expect("same types");
-            ColumnData::Text(a.as_any().downcast_ref::<LargeStringArray>().expect("large utf8").clone())
+            let small = texts.iter().all(|t| matches!(t, TextColumn::Small(_)));
+            let bytes: usize = texts.iter().map(|t| t.text_bytes()).sum();
+            if small && bytes <= i32::MAX as usize {
+                let arrays: Vec<&dyn Array> = texts.iter().map(|t| t.as_array()).collect();
+                ColumnData::Text(TextColumn::from_array(&arrow_select::concat::concat(&arrays).expect("same types")))
+            } else {
+                // Mixed offsets, or more text than 32-bit offsets reach: value by value.
+                let mut b = arrow_array::builder::LargeStringBuilder::with_capacity(n, bytes);
+                for t in texts {
+                    for i in 0..t.len() {
+                        b.append_option(t.is_valid(i).then(|| t.value(i)));
+                    }
+                }
+                ColumnData::Text(TextColumn::Large(b.finish()))
+            }
         }
         ColumnData::Interned { .. } => {
             let mut global: FxMap<&str, u32> = FxMap::default();
@@ -438,8 +515,10 @@ mod tests {
         Table {
             def: ORGANISATIONS,
             columns: vec![
-                ColumnData::Text(LargeStringArray::from(ids.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>())),
-                ColumnData::Text(LargeStringArray::from(vec![None::<&str>; rows])),
+                ColumnData::Text(TextColumn::Small(StringArray::from(
+                    ids.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>(),
+                ))),
+                ColumnData::Text(TextColumn::Large(LargeStringArray::from(vec![None::<&str>; rows]))),
             ],
             source: (0..rows as u64).map(|i| RowRef::new(0, first_row + i)).collect(),
         }
@@ -459,5 +538,20 @@ mod tests {
         let ids: Vec<_> = (0..table.len()).map(|i| table.str("org_id", i).unwrap().to_string()).collect();
         assert_eq!(ids, ["O1", "O3", "O4"]);
         assert_eq!(table.source.iter().map(|s| s.row()).collect::<Vec<_>>(), [1, 3, 4]);
+    }
+
+    /// Parts whose text came with 32-bit and 64-bit offsets concatenate to the same
+    /// values in order, nulls kept.
+    #[test]
+    fn text_of_both_offset_widths_concatenates() {
+        let mut wide = part(4, 2);
+        wide.columns[0] = ColumnData::Text(TextColumn::Large(LargeStringArray::from(vec![Some("O4"), None])));
+        let t = Parts::new(ORGANISATIONS, vec![part(1, 3), wide, part(6, 1)]).into_table(None);
+        let ids: Vec<Option<&str>> = (0..t.len()).map(|i| t.str("org_id", i)).collect();
+        assert_eq!(ids, [Some("O1"), Some("O2"), Some("O3"), Some("O4"), None, Some("O6")]);
+        assert!(matches!(t.text("org_id"), TextColumn::Large(_)));
+        let narrow = Parts::new(ORGANISATIONS, vec![part(1, 2), part(3, 1)]).into_table(None);
+        assert!(matches!(narrow.text("org_id"), TextColumn::Small(_)));
+        assert_eq!(narrow.str("org_id", 2), Some("O3"));
     }
 }

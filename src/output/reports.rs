@@ -9,12 +9,12 @@ use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, LargeStringArray, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
 use crate::evaluate::Evaluation;
-use crate::ingest::{Ingested, InputFileInfo, QuarantineRow};
+use crate::ingest::{Ingested, InputFileInfo, QuarantineRow, TextColumn};
 use crate::rules::{CardType, Finding, IssuerKind, Severity, Status, Verdict};
 use crate::schema;
 
@@ -52,7 +52,7 @@ pub fn card_order(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<u32> {
 }
 
 /// Row indices sorted by (`rank[i]`, `ids[i]` bytes, i).
-fn sort_by_rank_then_id(ids: &LargeStringArray, rank: &[u32]) -> Vec<u32> {
+fn sort_by_rank_then_id(ids: &TextColumn, rank: &[u32]) -> Vec<u32> {
     let key = |i: usize| -> u128 {
         let mut prefix = [0u8; 8];
         let id = ids.value(i).as_bytes();
@@ -399,7 +399,7 @@ mod tests {
             "ABCDEFGI",
             "AB\0\0\0\0\0\0X",
         ];
-        let array = LargeStringArray::from(ids.to_vec());
+        let array = TextColumn::Large(arrow_array::LargeStringArray::from(ids.to_vec()));
         for rank in [vec![0u32; ids.len()], (0..ids.len() as u32).map(|i| (i * 7) % 3).collect()] {
             let got = sort_by_rank_then_id(&array, &rank);
             let mut want: Vec<u32> = (0..ids.len() as u32).collect();
