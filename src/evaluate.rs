@@ -159,20 +159,26 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
 /// part, so each distinct issuer of a part is classified once.
 pub fn classify_certs(certs: &Parts, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
     let start_of_as_of = policy.zone.start_of_day(dates.as_of);
-    certs
-        .parts
-        .par_iter()
-        .flat_map_iter(|t| {
-            let (issuer, dict) = t.interned("issuer");
-            let kinds: Vec<IssuerKind> = dict.iter().map(|name| policy.issuer_kind(name)).collect();
-            let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
-            (0..t.len()).map(move |i| {
-                // Active: "not revoked, and not_after null or its local date ≥ D".
-                let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= start_of_as_of);
-                CertState { kind: kinds[issuer[i] as usize], active }
-            })
-        })
-        .collect()
+    let mut out = vec![CertState { kind: IssuerKind::ThirdParty, active: false }; certs.len()];
+    // Each part fills its own stretch of the result, in parallel.
+    let mut stretches = Vec::with_capacity(certs.parts.len());
+    let mut rest = out.as_mut_slice();
+    for t in &certs.parts {
+        let (mine, after) = rest.split_at_mut(t.len());
+        stretches.push(mine);
+        rest = after;
+    }
+    certs.parts.par_iter().zip(stretches).for_each(|(t, out)| {
+        let (issuer, dict) = t.interned("issuer");
+        let kinds: Vec<IssuerKind> = dict.iter().map(|name| policy.issuer_kind(name)).collect();
+        let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
+        for (i, o) in out.iter_mut().enumerate() {
+            // Active: "not revoked, and not_after null or its local date ≥ D".
+            let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= start_of_as_of);
+            *o = CertState { kind: kinds[issuer[i] as usize], active };
+        }
+    });
+    out
 }
 
 /// Sums certificates per card. Addition commutes, so the counts do not depend on order.
