@@ -6,13 +6,11 @@
 //! the id where it already is, in the cards table; it is split by hash into partitions
 //! that are built in parallel, each small enough to stay in cache while it is built.
 
-use std::hash::{BuildHasher, BuildHasherDefault};
-
-use super::table::TextColumn;
 use rayon::prelude::*;
-use rustc_hash::FxHasher;
 
+use super::keys::hash_of;
 use super::table::NULL_ID;
+use super::table::TextColumn;
 
 /// 2^8 partitions: ~40k cards and a 512 KB table each at 10M cards.
 const PARTITION_BITS: u32 = 8;
@@ -25,13 +23,14 @@ pub struct CardIndex<'a> {
     tables: Vec<Vec<u32>>,
 }
 
-fn hash(id: &str) -> u64 {
-    BuildHasherDefault::<FxHasher>::default().hash_one(id)
+/// The partition of a hash: its top bits.
+fn partition(h: u64) -> usize {
+    (h >> (64 - PARTITION_BITS)) as usize
 }
 
-/// The partition is the hash's top bits; the first slot tried, bits below them.
-fn place(h: u64, table_len: usize) -> (usize, usize) {
-    ((h >> (64 - PARTITION_BITS)) as usize, (h >> 16) as usize & (table_len - 1))
+/// The first slot tried in a table of `len` slots: hash bits below the partition's.
+fn first_slot(h: u64, len: usize) -> usize {
+    (h >> 16) as usize & (len - 1)
 }
 
 impl<'a> CardIndex<'a> {
@@ -39,12 +38,12 @@ impl<'a> CardIndex<'a> {
     /// duplicate check).
     pub fn new(ids: &'a TextColumn) -> CardIndex<'a> {
         let hashes: Vec<u64> =
-            (0..ids.len()).into_par_iter().map(|i| if ids.is_valid(i) { hash(ids.value(i)) } else { 0 }).collect();
+            (0..ids.len()).into_par_iter().map(|i| if ids.is_valid(i) { hash_of(ids.value(i)) } else { 0 }).collect();
         let partitions = 1usize << PARTITION_BITS;
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); partitions];
         for (i, &h) in hashes.iter().enumerate() {
             if ids.is_valid(i) {
-                rows[(h >> (64 - PARTITION_BITS)) as usize].push(i as u32);
+                rows[partition(h)].push(i as u32);
             }
         }
         let tables = rows
@@ -53,7 +52,7 @@ impl<'a> CardIndex<'a> {
                 let len = (rows.len() * 2).next_power_of_two().max(4);
                 let mut table = vec![EMPTY; len];
                 for r in rows {
-                    let (_, mut slot) = place(hashes[r as usize], len);
+                    let mut slot = first_slot(hashes[r as usize], len);
                     while table[slot] != EMPTY {
                         slot = (slot + 1) & (len - 1);
                     }
@@ -67,9 +66,9 @@ impl<'a> CardIndex<'a> {
 
     /// The row whose id is `id`, [`NULL_ID`] if none.
     pub fn get(&self, id: &str) -> u32 {
-        let h = hash(id);
-        let (p, mut slot) = place(h, self.tables[(h >> (64 - PARTITION_BITS)) as usize].len());
-        let table = &self.tables[p];
+        let h = hash_of(id);
+        let table = &self.tables[partition(h)];
+        let mut slot = first_slot(h, table.len());
         loop {
             let r = table[slot];
             if r == EMPTY {

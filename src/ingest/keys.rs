@@ -13,7 +13,7 @@ use rustc_hash::FxHasher;
 use super::table::NULL_ID;
 use super::{InputFileInfo, Parts, QError, QuarantineRow, RowRef, Table};
 
-fn hash_of(parts: impl std::hash::Hash) -> u64 {
+pub(super) fn hash_of(parts: impl std::hash::Hash) -> u64 {
     BuildHasherDefault::<FxHasher>::default().hash_one(parts)
 }
 

@@ -198,11 +198,8 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     drop(index);
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
+    // Every batch resolved its card_ids as it was read.
     let mut certificates = keys::dedup_certificates(certificates, &files, &mut q);
-    // Every batch resolved its card_ids as it was read (this only makes sure).
-    for part in &mut certificates.parts {
-        part.resolve("card_id", |_| table::NULL_ID);
-    }
     // Nothing names a certificate row after its key checks: 8 bytes each of tens of
     // millions of rows are let go.
     certificates.forget_sources();
@@ -383,28 +380,10 @@ pub fn convert_batch(
             }
             ColumnKind::Text if c.interned => {
                 let mut b = table::Interner::default();
-                // A dictionary column is interned once per dictionary value: a key seen
-                // with a good value before is that value again (the memo converted each
-                // key once), so its row skips the reading.
-                let mut by_key = vec![table::NULL_ID; r.dictionary_len().unwrap_or(0)];
-                let ids = (0..n)
-                    .map(|i| {
-                        let key = r.dictionary_key(i);
-                        if let Some(k) = key.filter(|&k| by_key[k] != table::NULL_ID) {
-                            return by_key[k];
-                        }
-                        match cell(i) {
-                            Some(Value::Text(s)) => match key {
-                                Some(k) => {
-                                    by_key[k] = b.id(&s);
-                                    by_key[k]
-                                }
-                                None => b.id(&s),
-                            },
-                            _ => table::NULL_ID,
-                        }
-                    })
-                    .collect();
+                let ids = by_dictionary_key(&r, n, table::NULL_ID, |i| match cell(i) {
+                    Some(Value::Text(s)) => b.id(&s),
+                    _ => table::NULL_ID,
+                });
                 ColumnData::Interned { ids, dict: b.into_dict() }
             }
             ColumnKind::Text if let Some(text) = a.as_ref().and_then(|a| clean_text(a, c.required)) => {
@@ -421,29 +400,10 @@ pub fn convert_batch(
                 }
                 ColumnData::Text(TextColumn::Large(b.finish()))
             }
-            ColumnKind::Label => {
-                // As for interned text: a dictionary key's label is parsed once.
-                let mut by_key = vec![u8::MAX; r.dictionary_len().unwrap_or(0)];
-                ColumnData::Label(
-                    (0..n)
-                        .map(|i| {
-                            let key = r.dictionary_key(i);
-                            if let Some(k) = key.filter(|&k| by_key[k] != u8::MAX) {
-                                return by_key[k];
-                            }
-                            match cell(i) {
-                                Some(Value::Label(l)) => {
-                                    if let Some(k) = key {
-                                        by_key[k] = l;
-                                    }
-                                    l
-                                }
-                                _ => u8::MAX,
-                            }
-                        })
-                        .collect(),
-                )
-            }
+            ColumnKind::Label => ColumnData::Label(by_dictionary_key(&r, n, u8::MAX, |i| match cell(i) {
+                Some(Value::Label(l)) => l,
+                _ => u8::MAX,
+            })),
             ColumnKind::Time => {
                 // The common case, a UTC-anchored microsecond timestamp in range, is
                 // taken as it is; anything else (null, another unit, out of range) goes
@@ -515,6 +475,33 @@ pub fn convert_batch(
     }
     let keep: Vec<bool> = first_error.iter().map(|&e| e == OK).collect();
     (all.filter(&keep), quarantine)
+}
+
+/// Every row's `read(i)`, except that a row whose dictionary key was read before with a
+/// good result (not `failed`) takes that result again: the reader converted each key's
+/// value once (its memo), so the row would read the same. Interning and label parsing
+/// then happen once per dictionary value, not once per row. Rows that fail are read
+/// every time, so each is rejected on its own.
+fn by_dictionary_key<T: Copy + PartialEq>(
+    r: &ColumnReader<'_>,
+    n: usize,
+    failed: T,
+    mut read: impl FnMut(usize) -> T,
+) -> Vec<T> {
+    let mut by_key = vec![failed; r.dictionary_len().unwrap_or(0)];
+    (0..n)
+        .map(|i| {
+            let key = r.dictionary_key(i);
+            if let Some(k) = key.filter(|&k| by_key[k] != failed) {
+                return by_key[k];
+            }
+            let v = read(i);
+            if let Some(k) = key {
+                by_key[k] = v;
+            }
+            v
+        })
+        .collect()
 }
 
 /// A plain text column whose every value the row-by-row reading would take as it is,

@@ -71,16 +71,23 @@ impl TextColumn {
     }
 
     pub fn len(&self) -> usize {
-        self.as_array().len()
+        match self {
+            TextColumn::Small(a) => a.len(),
+            TextColumn::Large(a) => a.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Called per row (key hashing, lookups): matched, not through `&dyn Array`.
     #[inline]
     pub fn is_valid(&self, i: usize) -> bool {
-        self.as_array().is_valid(i)
+        match self {
+            TextColumn::Small(a) => a.is_valid(i),
+            TextColumn::Large(a) => a.is_valid(i),
+        }
     }
 
     #[inline]
@@ -235,20 +242,6 @@ impl Table {
         }
     }
 
-    /// Replaces a text column by the indices `resolve` gives its values.
-    pub fn resolve(&mut self, name: &str, resolve: impl Fn(&str) -> u32) {
-        let i = self.def.column_index(name);
-        let ids = match &self.columns[i] {
-            ColumnData::Text(a) => {
-                (0..a.len()).map(|r| if a.is_valid(r) { resolve(a.value(r)) } else { NULL_ID }).collect()
-            }
-            // Once resolved it stays as it is.
-            ColumnData::Index(_) => return,
-            _ => panic!("{name} is not a plain text column"),
-        };
-        self.columns[i] = ColumnData::Index(ids);
-    }
-
     /// The rows where `keep` is true, in order.
     pub fn filter(&self, keep: &[bool]) -> Table {
         let mask = BooleanArray::from(keep.to_vec());
@@ -359,30 +352,22 @@ impl Parts {
         t.source[r]
     }
 
-    /// The rows where `keep` is true, in order, still in parts: only parts that lose
-    /// rows are filtered (copied), the rest are kept as they are.
-    pub fn keep(self, keep: &[bool]) -> Parts {
-        let parts = self
-            .parts
-            .into_iter()
-            .zip(self.starts.windows(2))
-            .map(|(p, w)| {
-                let k = &keep[w[0]..w[1]];
-                if k.iter().all(|k| *k) { p } else { p.filter(k) }
-            })
-            .collect();
-        Parts::new(self.def, parts)
-    }
-
     /// One table of the rows where `keep` is true (all rows if `None`), in order. Only
     /// parts that lose rows are filtered; then every column is copied once.
     pub fn into_table(self, keep: Option<&[bool]>) -> Table {
-        let def = self.def;
         let parts = match keep {
             None => self.parts,
-            Some(keep) => self.keep(keep).parts,
+            Some(keep) => self
+                .parts
+                .into_iter()
+                .zip(self.starts.windows(2))
+                .map(|(p, w)| {
+                    let k = &keep[w[0]..w[1]];
+                    if k.iter().all(|k| *k) { p } else { p.filter(k) }
+                })
+                .collect(),
         };
-        Table::concat(def, parts)
+        Table::concat(self.def, parts)
     }
 
     /// Lets go of every row's source (8 bytes a row): for a table whose rows will not
