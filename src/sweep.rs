@@ -84,7 +84,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
         return Err(Error::input(p, "--previous is not a complete sweep output (no manifest.json)"));
     }
     let staging = Staging::new(&plan.out, plan.force)?;
-    let data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| {
+    let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| {
         if what == "keys" {
             clock.lap("keys");
             stage("checking duplicate keys");
@@ -101,7 +101,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
     let counts = aggregate::rollup(&eval);
     clock.lap("write");
     stage("writing outputs");
-    let mut written = output::write_outputs(&staging.dir, &data, &eval, &counts, &plan.policy)?;
+    let mut written = output::write_outputs(&staging.dir, &mut data, &eval, &counts, &plan.policy)?;
     if plan.org_reports {
         clock.lap("org_reports");
         stage("writing organisation reports");

@@ -335,6 +335,11 @@ impl Parts {
         self.len() == 0
     }
 
+    /// Lets every row go, keeping the definition: an empty table after this.
+    pub fn release(&mut self) {
+        *self = Parts::new(self.def, Vec::new());
+    }
+
     /// Each part with the index of its first row.
     pub fn with_starts(&self) -> impl Iterator<Item = (&Table, usize)> {
         self.parts.iter().zip(self.starts.iter().copied())

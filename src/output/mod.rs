@@ -23,9 +23,13 @@ pub use files::Written;
 
 /// Writes every output file (not the manifest) into `dir`. The files are independent,
 /// so they are written concurrently; the list comes back in a fixed order.
+///
+/// The revocation lists are the last thing to read the certificates, so they are built
+/// first and `d.certificates` is emptied before the other outputs: at 10M cards that
+/// lets 45M certificates (~1.9 GB) go before the biggest table is built.
 pub fn write_outputs(
     dir: &Path,
-    d: &Ingested,
+    d: &mut Ingested,
     e: &Evaluation,
     counts: &[OrgCounts],
     policy: &Policy,
@@ -34,6 +38,12 @@ pub fn write_outputs(
     use rayon::prelude::*;
     let (org_order, org_rank) = reports::org_order(e);
     let card_order = reports::card_order(d, e, &org_rank);
+    let revs = reports::revocations(d, e, &card_order);
+    let (cand, rev_certs) =
+        rayon::join(|| reports::revocation_candidates(d, e, &revs), || reports::revocation_certificates(d, e, &revs));
+    drop(revs);
+    d.certificates.release();
+    let d = &*d;
     type Job<'a> = Box<dyn Fn() -> Result<Vec<Written>> + Send + Sync + 'a>;
     let jobs: Vec<Job<'_>> = vec![
         Box::new(|| {
@@ -55,8 +65,6 @@ pub fn write_outputs(
             Ok(vec![sink.finish()?])
         }),
         Box::new(|| {
-            let revs = reports::revocations(d, e, &card_order);
-            let cand = reports::revocation_candidates(d, e, &revs);
             let schema = crate::schema::revocation_candidates();
             let unique = ["card_id", "ordered_at", "received_at", "upgraded_at"];
             let mut out = vec![
@@ -70,7 +78,7 @@ pub fn write_outputs(
                 )?,
                 write_csv(dir, "revocation_candidates.csv", &schema, &cand)?,
             ];
-            let certs = reports::revocation_certificates(d, e, &revs);
+            let certs = &rev_certs;
             let schema = crate::schema::revocation_certificates();
             let sort = ["org_id", "card_id", "cert_serial", "issuer"];
             out.push(write_parquet(
@@ -81,7 +89,7 @@ pub fn write_outputs(
                 &["cert_serial"],
                 &sort,
             )?);
-            out.push(write_csv(dir, "revocation_certificates.csv", &schema, &certs)?);
+            out.push(write_csv(dir, "revocation_certificates.csv", &schema, certs)?);
             Ok(out)
         }),
         Box::new(|| {
