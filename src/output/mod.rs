@@ -37,8 +37,9 @@ pub fn write_outputs(
     use files::{write_csv, write_parquet};
     use rayon::prelude::*;
     let (org_order, org_rank) = reports::org_order(e);
-    let card_order = reports::card_order(d, e, &org_rank);
-    let revs = reports::revocations(d, e, &card_order);
+    let (card_order, pairs) = rayon::join(|| reports::card_order(d, e, &org_rank), || reports::revoked_pairs(d, e));
+    let revs = reports::revocations(d, e, &card_order, &pairs);
+    drop(pairs);
     let (cand, rev_certs) =
         rayon::join(|| reports::revocation_candidates(d, e, &revs), || reports::revocation_certificates(d, e, &revs));
     drop(revs);
