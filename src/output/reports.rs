@@ -149,14 +149,14 @@ pub fn status_label(code: u8) -> &'static str {
 pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32], pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
     let certs = &d.certificates;
     let serial = |c: usize| certs.str("cert_serial", c).expect("required");
-    let revoked: Vec<u32> =
-        order.iter().copied().filter(|&i| e.outcomes[i as usize].verdict == Verdict::Revoke).collect();
-    revoked
-        .into_par_iter()
-        .map(|card| {
+    // Collecting a filtered parallel iterator keeps `order`.
+    order
+        .par_iter()
+        .filter(|&&card| e.outcomes[card as usize].verdict == Verdict::Revoke)
+        .map(|&card| {
             let from = pairs.partition_point(|&(c, _)| c < card);
-            let to = from + pairs[from..].partition_point(|&(c, _)| c == card);
-            let mut list: Vec<u32> = pairs[from..to].iter().map(|&(_, cert)| cert).collect();
+            let mut list: Vec<u32> =
+                pairs[from..].iter().take_while(|&&(c, _)| c == card).map(|&(_, cert)| cert).collect();
             list.sort_unstable_by(|&a, &b| {
                 let (a, b) = (a as usize, b as usize);
                 (serial(a).as_bytes(), certs.str("issuer", a).unwrap_or("").as_bytes())
