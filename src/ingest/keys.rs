@@ -220,7 +220,7 @@ fn unknown_cards(certs: &Parts, keep: &mut [bool], quarantine: &mut Vec<Quaranti
         for (r, &card) in part.indices("card_id").iter().enumerate() {
             if keep[start + r] && card == NULL_ID {
                 keep[start + r] = false;
-                let s = part.source[r];
+                let s = part.source.get(r);
                 quarantine.push(QuarantineRow {
                     table: certs.def.name,
                     file: s.file(),

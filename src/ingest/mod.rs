@@ -24,7 +24,7 @@ use arrow_array::Array;
 use arrow_array::builder::LargeStringBuilder;
 pub use discover::{Format, InputFile};
 use schema::ColumnKind;
-pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Table, TextColumn, Times};
+pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Sources, Table, TextColumn, Times};
 
 use crate::error::{Error, Result};
 use crate::schema::{self, InputTable};
@@ -162,7 +162,6 @@ pub struct Ingested {
     /// a certificate the key checks rejected (it is in the quarantine and belongs to
     /// no card). Kept in the parts it was read in: copying tens of millions of rows into
     /// one piece would hold them twice at the peak, and nothing needs them in one piece.
-    /// Row sources are let go.
     pub certificates: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,
@@ -199,10 +198,7 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
     // Every batch resolved its card_ids as it was read.
-    let mut certificates = keys::dedup_certificates(certificates, &files, &mut q);
-    // Nothing names a certificate row after its key checks: 8 bytes each of tens of
-    // millions of rows are let go.
-    certificates.forget_sources();
+    let certificates = keys::dedup_certificates(certificates, &files, &mut q);
     for row in &q {
         files[row.file as usize].quarantined += 1;
     }
@@ -453,7 +449,10 @@ pub fn convert_batch(
         };
         columns.push(data);
     }
-    let source = (0..n).map(|i| RowRef::new(batch.file, batch.rows.get(i))).collect();
+    let source = match &batch.rows {
+        RowNumbers::From(first) => table::Sources::run(batch.file, *first, n),
+        RowNumbers::Listed(rows) => rows.iter().map(|&r| RowRef::new(batch.file, r)).collect(),
+    };
     let all = Table { def: *table, columns, source };
     if errors.is_empty() {
         return (all, Vec::new());
