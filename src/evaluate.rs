@@ -8,7 +8,7 @@ use std::hash::BuildHasherDefault;
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
-use crate::ingest::{Ingested, Parts, Table};
+use crate::ingest::{self, Ingested, Parts, Table};
 use crate::rules::admin::{check_admin, clear_org};
 use crate::rules::{
     AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
@@ -50,6 +50,74 @@ pub struct CertState {
     pub active: bool,
 }
 
+impl CertState {
+    /// One byte, as a certificate part keeps it (`Table::derived`): the kind in the low
+    /// two bits, activity in the third.
+    pub const fn to_byte(self) -> u8 {
+        let kind = match self.kind {
+            IssuerKind::CardIssuer => 0,
+            IssuerKind::Telia => 1,
+            IssuerKind::ThirdParty => 2,
+        };
+        kind | (self.active as u8) << 2
+    }
+
+    pub fn from_byte(b: u8) -> CertState {
+        let kind = match b & 3 {
+            0 => IssuerKind::CardIssuer,
+            1 => IssuerKind::Telia,
+            2 => IssuerKind::ThirdParty,
+            _ => panic!("{b:#04x} is not a certificate state"),
+        };
+        CertState { kind, active: b & 4 != 0 }
+    }
+}
+
+/// Classifies certificates as they are read ([`ingest::Derive`]): issuer kind and
+/// activity as of D, after which their `not_after` and `revoked` are let go.
+pub struct CertClassifier<'a> {
+    policy: &'a Policy,
+    /// Local midnight starting D.
+    start_of_as_of: i64,
+}
+
+impl<'a> CertClassifier<'a> {
+    pub fn new(policy: &'a Policy, as_of: i32) -> CertClassifier<'a> {
+        CertClassifier { policy, start_of_as_of: policy.zone.start_of_day(as_of) }
+    }
+
+    /// Every certificate of `part`, in order. Issuers are interned per part, so each
+    /// distinct issuer of a part is classified once.
+    pub fn classify(&self, part: &Table) -> Vec<CertState> {
+        let (issuer, dict) = part.interned("issuer");
+        let kinds: Vec<IssuerKind> = dict.iter().map(|name| self.policy.issuer_kind(name)).collect();
+        let (not_after, revoked) = (part.times("not_after"), part.bools("revoked"));
+        (0..part.len())
+            .map(|i| {
+                // Active: "not revoked, and not_after null or its local date ≥ D".
+                let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= self.start_of_as_of);
+                CertState { kind: kinds[issuer[i] as usize], active }
+            })
+            .collect()
+    }
+}
+
+impl ingest::Derive for CertClassifier<'_> {
+    fn bytes(&self, part: &Table) -> Vec<u8> {
+        self.classify(part).into_iter().map(CertState::to_byte).collect()
+    }
+
+    fn lets_go(&self) -> &'static [&'static str] {
+        &["not_after", "revoked"]
+    }
+}
+
+/// The states [`CertClassifier`] gave a part's certificates as they were read.
+pub fn cert_states(part: &Table) -> impl Iterator<Item = CertState> + '_ {
+    assert_eq!(part.derived.len(), part.len(), "certificates are classified as they are read");
+    part.derived.iter().map(|&b| CertState::from_byte(b))
+}
+
 /// Everything the sweep decided.
 pub struct Evaluation {
     pub dates: SweepDates,
@@ -61,17 +129,17 @@ pub struct Evaluation {
     pub card_org: Vec<u32>,
     pub counts: Vec<CertCounts>,
     pub outcomes: Vec<CardOutcome>,
-    pub certs: Vec<CertState>,
 }
 
+/// Decides everything for `data`, whose certificates were read with
+/// `CertClassifier::new(policy, as_of)`.
 pub fn evaluate(data: &Ingested, policy: &Policy, as_of: i32) -> Evaluation {
     let dates = SweepDates::new(as_of, policy);
     let (mut orgs, card_org, admin_org) = index_orgs(data);
     let admins = clear_orgs(&data.id_admins, &admin_org, &mut orgs, &dates, policy);
-    let certs = classify_certs(&data.certificates, policy, &dates);
-    let counts = count_certs(data.certificates.indices("card_id"), &certs, data.cards.len());
+    let counts = count_certs(&data.certificates, data.cards.len());
     let outcomes = evaluate_cards(&data.cards, &card_org, &orgs, &counts, &dates, policy);
-    Evaluation { dates, orgs, admin_org, admins, card_org, counts, outcomes, certs }
+    Evaluation { dates, orgs, admin_org, admins, card_org, counts, outcomes }
 }
 
 /// Gives every organisation a dense number, and every card and administrator row the
@@ -155,36 +223,12 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
     verdicts
 }
 
-/// Issuer kind and activity of every certificate, in order. Issuers are interned per
-/// part, so each distinct issuer of a part is classified once.
-pub fn classify_certs(certs: &Parts, policy: &Policy, dates: &SweepDates) -> Vec<CertState> {
-    let start_of_as_of = policy.zone.start_of_day(dates.as_of);
-    let mut out = vec![CertState { kind: IssuerKind::ThirdParty, active: false }; certs.len()];
-    // Each part fills its own stretch of the result, in parallel.
-    let mut stretches = Vec::with_capacity(certs.parts.len());
-    let mut rest = out.as_mut_slice();
-    for t in &certs.parts {
-        let (mine, after) = rest.split_at_mut(t.len());
-        stretches.push(mine);
-        rest = after;
-    }
-    certs.parts.par_iter().zip(stretches).for_each(|(t, out)| {
-        let (issuer, dict) = t.interned("issuer");
-        let kinds: Vec<IssuerKind> = dict.iter().map(|name| policy.issuer_kind(name)).collect();
-        let (not_after, revoked) = (t.times("not_after"), t.bools("revoked"));
-        for (i, o) in out.iter_mut().enumerate() {
-            // Active: "not revoked, and not_after null or its local date ≥ D".
-            let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= start_of_as_of);
-            *o = CertState { kind: kinds[issuer[i] as usize], active };
-        }
-    });
-    out
-}
-
-/// Sums certificates per card. Addition commutes, so the counts do not depend on order.
-pub fn count_certs(cert_card: impl IntoIterator<Item = u32>, certs: &[CertState], n_cards: usize) -> Vec<CertCounts> {
+/// Sums certificates per card from the states they were given as read. Addition
+/// commutes, so the counts do not depend on order.
+pub fn count_certs(certs: &Parts, n_cards: usize) -> Vec<CertCounts> {
     let mut counts = vec![CertCounts::default(); n_cards];
-    for (card, c) in cert_card.into_iter().zip(certs) {
+    let each = certs.parts.iter().flat_map(|p| p.indices("card_id").iter().copied().zip(cert_states(p)));
+    for (card, c) in each {
         // A certificate rejected by the key checks belongs to no card.
         let Some(k) = counts.get_mut(card as usize) else { continue };
         k.cert_count += 1;
@@ -248,5 +292,70 @@ fn status_of(code: u8) -> Status {
         1 => Status::Sent,
         2 => Status::Received,
         _ => Status::Revoked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::StringArray;
+
+    use super::*;
+    use crate::ingest::{ColumnData, NULL_TIME, Sources, TextColumn};
+    use crate::time::parse_date;
+
+    #[test]
+    fn cert_states_survive_their_byte() {
+        for kind in [IssuerKind::CardIssuer, IssuerKind::Telia, IssuerKind::ThirdParty] {
+            for active in [false, true] {
+                let s = CertState { kind, active };
+                assert_eq!(CertState::from_byte(s.to_byte()), s);
+            }
+        }
+    }
+
+    /// Certificates classified as they are read: kind from the issuer, active unless
+    /// revoked or expired before local midnight starting D (Stockholm: 23:00 UTC the
+    /// day before in winter); `not_after` and `revoked` are let go afterwards.
+    #[test]
+    fn certificates_are_classified_as_read_and_their_dates_let_go() {
+        let policy = Policy::default();
+        let as_of = parse_date("2021-11-15").unwrap();
+        let midnight = policy.zone.start_of_day(as_of);
+        assert_eq!(midnight, 1_636_930_800_000_000, "2021-11-14T23:00:00Z");
+        let rows = [
+            ("SITHS e-id CA", midnight, None),
+            ("SITHS e-id CA", midnight - 1, None),
+            ("SITHS e-id CA", NULL_TIME, Some(false)),
+            ("SITHS e-id CA", midnight + 1, Some(true)),
+            ("TeliaSonera CA", midnight - 1, None),
+            ("Region CA", NULL_TIME, None),
+        ];
+        let dict = vec!["SITHS e-id CA".to_string(), "TeliaSonera CA".into(), "Region CA".into()];
+        let mut part = Table {
+            def: crate::schema::CERTIFICATES,
+            columns: vec![
+                ColumnData::Text(TextColumn::Small(StringArray::from_iter_values((0..6).map(|i| format!("S{i}"))))),
+                ColumnData::Index(vec![0; 6]),
+                ColumnData::Interned {
+                    ids: rows.iter().map(|r| dict.iter().position(|d| d == r.0).unwrap() as u32).collect(),
+                    dict,
+                },
+                ColumnData::Time(rows.iter().map(|r| r.1).collect()),
+                ColumnData::Bool(rows.iter().map(|r| r.2).collect()),
+            ],
+            source: Sources::run(0, 1, 6),
+            derived: Vec::new(),
+        };
+        part.derive(&CertClassifier::new(&policy, as_of));
+        let (c, t, o) = (IssuerKind::CardIssuer, IssuerKind::Telia, IssuerKind::ThirdParty);
+        let want = [(c, true), (c, false), (c, true), (c, false), (t, false), (o, true)];
+        let got: Vec<(IssuerKind, bool)> = cert_states(&part).map(|s| (s.kind, s.active)).collect();
+        assert_eq!(got, want);
+        assert!(matches!(part.columns[3], ColumnData::Gone) && matches!(part.columns[4], ColumnData::Gone));
+        assert_eq!(part.str("cert_serial", 5), Some("S5"), "the key columns stay");
+        // Rejected rows leave with their bytes.
+        let kept = part.filter(&[false, true, true, false, false, true]);
+        let got: Vec<bool> = cert_states(&kept).map(|s| s.active).collect();
+        assert_eq!(got, [false, true, true]);
     }
 }

@@ -84,7 +84,8 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
         return Err(Error::input(p, "--previous is not a complete sweep output (no manifest.json)"));
     }
     let staging = Staging::new(&plan.out, plan.force)?;
-    let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, |what| {
+    let classifier = evaluate::CertClassifier::new(&plan.policy, plan.as_of);
+    let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, &classifier, |what| {
         if what == "keys" {
             clock.lap("keys");
             stage("checking duplicate keys");

@@ -139,6 +139,24 @@ pub struct Resolver<'a> {
     pub key_of: &'a (dyn Fn(u32) -> Option<&'a str> + Sync),
 }
 
+/// A byte per row that the caller decides as each batch of a table is read, after which
+/// the columns only that decision needed are let go. For certificates it is the rules'
+/// issuer kind and activity as of D (`evaluate::CertClassifier`): `not_after` and
+/// `revoked` are ten bytes a row, 450 MB at 45M certificates, held to the end of the
+/// run before.
+pub trait Derive: Sync {
+    /// One byte per row of `part`, in order.
+    fn bytes(&self, part: &Table) -> Vec<u8>;
+    /// Columns nothing reads after `bytes`: they become [`ColumnData::Gone`].
+    fn lets_go(&self) -> &'static [&'static str];
+}
+
+/// What reading the certificates does besides converting them.
+pub struct CertReading<'a> {
+    pub resolve: Resolver<'a>,
+    pub derive: &'a dyn Derive,
+}
+
 /// What ingest records of one input file for the manifest.
 #[derive(Clone, Debug)]
 pub struct InputFileInfo {
@@ -151,8 +169,8 @@ pub struct InputFileInfo {
     pub quarantined: u64,
 }
 
-/// Everything ingest produces: valid rows per table, the certificates' card indices,
-/// and the quarantine.
+/// Everything ingest produces: valid rows per table, the certificates' card indices and
+/// derived bytes, and the quarantine.
 pub struct Ingested {
     pub files: Vec<InputFileInfo>,
     pub organisations: Table,
@@ -162,13 +180,21 @@ pub struct Ingested {
     /// a certificate the key checks rejected (it is in the quarantine and belongs to
     /// no card). Kept in the parts it was read in: copying tens of millions of rows into
     /// one piece would hold them twice at the peak, and nothing needs them in one piece.
+    /// Each row's [`Derive`] byte is in its part's `derived`; the columns the derivation
+    /// let go are [`ColumnData::Gone`].
     pub certificates: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,
 }
 
-/// Reads and checks all four tables.
-pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMut(&str)) -> Result<Ingested> {
+/// Reads and checks all four tables; `derive` classifies each certificate as it is read.
+pub fn ingest(
+    input: &Path,
+    zone: &Zone,
+    batch_rows: usize,
+    derive: &dyn Derive,
+    mut stage: impl FnMut(&str),
+) -> Result<Ingested> {
     let mut warnings = Vec::new();
     let [orgs, admins, cards, certs] = schema::INPUT_TABLES;
     // Find every table's files first: a missing table fails before any reading.
@@ -191,9 +217,9 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
     let index = index::CardIndex::new(ids);
     let lookup = |id: &str| index.get(id);
     let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
-    let resolve = Resolver { column: "card_id", lookup: &lookup, key_of: &key_of };
+    let reading = CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive };
     stage(certs.name);
-    let certificates = read_parts(&certs, &found[3], zone, rows, Some(&resolve), &mut files, &mut q)?;
+    let certificates = read_parts(&certs, &found[3], zone, rows, Some(&reading), &mut files, &mut q)?;
     drop(index);
     stage("keys");
     let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
@@ -206,13 +232,13 @@ pub fn ingest(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMu
 }
 
 /// Reads one table's files: their valid rows as converted, batch by batch, and every
-/// row that failed a value check into `quarantine`.
+/// row that failed a value check into `quarantine`. `certs` is for the certificates.
 pub fn read_parts(
     table: &InputTable,
     list: &[InputFile],
     zone: &Zone,
     batch_rows: usize,
-    resolve: Option<&Resolver<'_>>,
+    certs: Option<&CertReading<'_>>,
     files: &mut Vec<InputFileInfo>,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> Result<Parts> {
@@ -225,7 +251,13 @@ pub fn read_parts(
                 format!("more than {} input files: merge some parts", RowRef::MAX_FILES),
             ));
         }
-        let convert = |b: RawBatch| convert_batch(&b, table, zone, resolve);
+        let convert = |b: RawBatch| {
+            let (mut t, q) = convert_batch(&b, table, zone, certs.map(|c| &c.resolve));
+            if let Some(c) = certs {
+                t.derive(c.derive);
+            }
+            (t, q)
+        };
         let (converted, rows, sha256) = match f.format {
             Format::Csv => {
                 let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
@@ -453,7 +485,7 @@ pub fn convert_batch(
         RowNumbers::From(first) => table::Sources::run(batch.file, *first, n),
         RowNumbers::Listed(rows) => rows.iter().map(|&r| RowRef::new(batch.file, r)).collect(),
     };
-    let all = Table { def: *table, columns, source };
+    let all = Table { def: *table, columns, source, derived: Vec::new() };
     if errors.is_empty() {
         return (all, Vec::new());
     }

@@ -213,6 +213,8 @@ pub enum ColumnData {
     Label(Vec<u8>),
     Time(Vec<i64>),
     Bool(Vec<Option<bool>>),
+    /// A column let go after its rows' [`Table::derived`] bytes were decided: no values.
+    Gone,
 }
 
 impl ColumnData {
@@ -224,6 +226,7 @@ impl ColumnData {
             ColumnData::Label(v) => v.len(),
             ColumnData::Time(v) => v.len(),
             ColumnData::Bool(v) => v.len(),
+            ColumnData::Gone => 0,
         }
     }
 
@@ -250,6 +253,10 @@ pub struct Table {
     pub columns: Vec<ColumnData>,
     /// Where each row came from.
     pub source: Sources,
+    /// One byte per row that the reading decided from the row's values, for columns it
+    /// then let go (certificates: the rules' issuer kind and activity, see
+    /// [`Derive`](super::Derive)); empty if none was.
+    pub derived: Vec<u8>,
 }
 
 impl Table {
@@ -263,7 +270,19 @@ impl Table {
     }
 
     fn column(&self, name: &str) -> &ColumnData {
-        &self.columns[self.def.column_index(name)]
+        match &self.columns[self.def.column_index(name)] {
+            ColumnData::Gone => panic!("{name} was let go once its rows were classified"),
+            c => c,
+        }
+    }
+
+    /// Decides the rows' derived bytes and lets go of the columns only they needed.
+    pub fn derive(&mut self, d: &dyn super::Derive) {
+        self.derived = d.bytes(self);
+        assert_eq!(self.derived.len(), self.len(), "a derived byte per row");
+        for name in d.lets_go() {
+            self.columns[self.def.column_index(name)] = ColumnData::Gone;
+        }
     }
 
     pub fn text(&self, name: &str) -> &TextColumn {
@@ -342,9 +361,11 @@ impl Table {
                 ColumnData::Label(v) => ColumnData::Label(pick(keep, v)),
                 ColumnData::Time(v) => ColumnData::Time(pick(keep, v)),
                 ColumnData::Bool(v) => ColumnData::Bool(pick(keep, v)),
+                ColumnData::Gone => ColumnData::Gone,
             })
             .collect();
-        Table { def: self.def, columns, source: self.source.filter(keep) }
+        let derived = if self.derived.is_empty() { Vec::new() } else { pick(keep, &self.derived) };
+        Table { def: self.def, columns, source: self.source.filter(keep), derived }
     }
 
     /// A table with no rows.
@@ -360,7 +381,7 @@ impl Table {
                 ColumnKind::Bool => ColumnData::Bool(Vec::new()),
             })
             .collect();
-        Table { def, columns, source: Sources::default() }
+        Table { def, columns, source: Sources::default(), derived: Vec::new() }
     }
 
     /// Appends parts of one table, in order, each column allocated once at its final size.
@@ -370,8 +391,10 @@ impl Table {
         }
         let n: usize = parts.iter().map(Table::len).sum();
         let mut source = Sources::default();
+        let mut derived = Vec::new();
         for p in &parts {
             source.append(&p.source);
+            derived.extend_from_slice(&p.derived);
         }
         // Column by column, each part's column dropped once copied: the peak is the
         // table plus one column, not the table twice.
@@ -385,7 +408,7 @@ impl Table {
                 col
             })
             .collect();
-        Table { def, columns, source }
+        Table { def, columns, source, derived }
     }
 }
 
@@ -531,6 +554,7 @@ fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usiz
         ColumnData::Label(_) => ColumnData::Label(flat!(Label)),
         ColumnData::Time(_) => ColumnData::Time(flat!(Time)),
         ColumnData::Bool(_) => ColumnData::Bool(flat!(Bool)),
+        ColumnData::Gone => ColumnData::Gone,
     }
 }
 
@@ -587,6 +611,7 @@ mod tests {
                 ColumnData::Text(TextColumn::Large(LargeStringArray::from(vec![None::<&str>; rows]))),
             ],
             source: Sources::run(0, first_row, rows),
+            derived: Vec::new(),
         }
     }
 

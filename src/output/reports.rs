@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
-use crate::evaluate::Evaluation;
+use crate::evaluate::{Evaluation, cert_states};
 use crate::ingest::{Ingested, InputFileInfo, QuarantineRow, TextColumn};
 use crate::rules::{CardType, Finding, IssuerKind, Severity, Status, Verdict};
 use crate::schema;
@@ -177,8 +177,7 @@ pub fn revoked_pairs(d: &Ingested, e: &Evaluation) -> Vec<(u32, u32)> {
         .collect::<Vec<_>>()
         .into_par_iter()
         .flat_map_iter(|(part, start)| {
-            let states = &e.certs[start..start + part.len()];
-            part.indices("card_id").iter().zip(states).enumerate().filter_map(move |(i, (&card, s))| {
+            part.indices("card_id").iter().zip(cert_states(part)).enumerate().filter_map(move |(i, (&card, s))| {
                 // A certificate rejected by the key checks (card NULL_ID) belongs to no card.
                 let revoke = e.outcomes.get(card as usize).is_some_and(|o| o.verdict == Verdict::Revoke);
                 (s.kind == IssuerKind::CardIssuer && s.active && revoke).then_some((card, (start + i) as u32))
