@@ -181,7 +181,8 @@ pub struct Ingested {
     /// no card). Kept in the parts it was read in: copying tens of millions of rows into
     /// one piece would hold them twice at the peak, and nothing needs them in one piece.
     /// Each row's [`Derive`] byte is in its part's `derived`; the columns the derivation
-    /// let go are [`ColumnData::Gone`].
+    /// let go are [`ColumnData::Gone`]. The outputs keep only the certificates the CA
+    /// must revoke (`output::reports::keep_revoked_certificates`).
     pub certificates: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,

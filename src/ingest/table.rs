@@ -442,9 +442,18 @@ impl Parts {
         self.len() == 0
     }
 
-    /// Lets every row go, keeping the definition: an empty table after this.
-    pub fn release(&mut self) {
-        *self = Parts::new(self.def, Vec::new());
+    /// Keeps the rows that `keep` marks in each part (one bool per row), part by part
+    /// in parallel, each part's rows let go as it is done.
+    pub fn retain(&mut self, keep: impl Fn(&Table) -> Vec<bool> + Sync) {
+        use rayon::prelude::*;
+        let parts: Vec<Table> = std::mem::take(&mut self.parts)
+            .into_par_iter()
+            .map(|p| {
+                let k = keep(&p);
+                if k.iter().all(|k| *k) { p } else { p.filter(&k) }
+            })
+            .collect();
+        *self = Parts::new(self.def, parts);
     }
 
     /// Each part with the index of its first row.

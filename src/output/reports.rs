@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
-use crate::evaluate::{Evaluation, cert_states};
+use crate::evaluate::{CertState, Evaluation, cert_states};
 use crate::ingest::{Ingested, InputFileInfo, QuarantineRow, TextColumn};
 use crate::rules::{CardType, Finding, IssuerKind, Severity, Status, Verdict};
 use crate::schema;
@@ -167,9 +167,24 @@ pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32], pairs: &[(u32, u
         .collect()
 }
 
+/// Whether the CA must revoke a certificate: an active card-issuer certificate of a
+/// REVOKE card. A certificate rejected by the key checks (card NULL_ID) belongs to no
+/// card.
+fn ca_revokes(e: &Evaluation, card: u32, s: CertState) -> bool {
+    let revoke = e.outcomes.get(card as usize).is_some_and(|o| o.verdict == Verdict::Revoke);
+    s.kind == IssuerKind::CardIssuer && s.active && revoke
+}
+
+/// Lets go of every certificate but those the CA must revoke, part by part in parallel:
+/// they are all the outputs need of the certificates.
+pub fn keep_revoked_certificates(d: &mut Ingested, e: &Evaluation) {
+    d.certificates.retain(|part| {
+        part.indices("card_id").iter().zip(cert_states(part)).map(|(&card, s)| ca_revokes(e, card, s)).collect()
+    });
+}
+
 /// (card, certificate) for every certificate the CA must revoke, sorted: found part by
-/// part in parallel (a few per cent of tens of millions). Needs no card order, so it
-/// runs beside the cards' sort.
+/// part in parallel. Needs no card order, so it runs beside the cards' sort.
 pub fn revoked_pairs(d: &Ingested, e: &Evaluation) -> Vec<(u32, u32)> {
     let mut pairs: Vec<(u32, u32)> = d
         .certificates
@@ -177,11 +192,11 @@ pub fn revoked_pairs(d: &Ingested, e: &Evaluation) -> Vec<(u32, u32)> {
         .collect::<Vec<_>>()
         .into_par_iter()
         .flat_map_iter(|(part, start)| {
-            part.indices("card_id").iter().zip(cert_states(part)).enumerate().filter_map(move |(i, (&card, s))| {
-                // A certificate rejected by the key checks (card NULL_ID) belongs to no card.
-                let revoke = e.outcomes.get(card as usize).is_some_and(|o| o.verdict == Verdict::Revoke);
-                (s.kind == IssuerKind::CardIssuer && s.active && revoke).then_some((card, (start + i) as u32))
-            })
+            part.indices("card_id")
+                .iter()
+                .zip(cert_states(part))
+                .enumerate()
+                .filter_map(move |(i, (&card, s))| ca_revokes(e, card, s).then_some((card, (start + i) as u32)))
         })
         .collect();
     pairs.par_sort_unstable();
