@@ -85,10 +85,12 @@ impl<'a> CertClassifier<'a> {
     pub fn new(policy: &'a Policy, as_of: i32) -> CertClassifier<'a> {
         CertClassifier { policy, start_of_as_of: policy.zone.start_of_day(as_of) }
     }
+}
 
-    /// Every certificate of `part`, in order. Issuers are interned per part, so each
-    /// distinct issuer of a part is classified once.
-    pub fn classify(&self, part: &Table) -> Vec<CertState> {
+impl ingest::Derive for CertClassifier<'_> {
+    /// Every certificate of `part` as a [`CertState`] byte, in order. Issuers are
+    /// interned per part, so each distinct issuer of a part is classified once.
+    fn bytes(&self, part: &Table) -> Vec<u8> {
         let (issuer, dict) = part.interned("issuer");
         let kinds: Vec<IssuerKind> = dict.iter().map(|name| self.policy.issuer_kind(name)).collect();
         let (not_after, revoked) = (part.times("not_after"), part.bools("revoked"));
@@ -96,15 +98,9 @@ impl<'a> CertClassifier<'a> {
             .map(|i| {
                 // Active: "not revoked, and not_after null or its local date ≥ D".
                 let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= self.start_of_as_of);
-                CertState { kind: kinds[issuer[i] as usize], active }
+                CertState { kind: kinds[issuer[i] as usize], active }.to_byte()
             })
             .collect()
-    }
-}
-
-impl ingest::Derive for CertClassifier<'_> {
-    fn bytes(&self, part: &Table) -> Vec<u8> {
-        self.classify(part).into_iter().map(CertState::to_byte).collect()
     }
 
     fn lets_go(&self) -> &'static [&'static str] {

@@ -368,6 +368,12 @@ impl Table {
         Table { def: self.def, columns, source: self.source.filter(keep), derived }
     }
 
+    /// This table if `keep` keeps every row, else its [`filter`](Table::filter): most
+    /// parts lose no rows and are not copied.
+    pub fn keep(self, keep: &[bool]) -> Table {
+        if keep.iter().all(|k| *k) { self } else { self.filter(keep) }
+    }
+
     /// A table with no rows.
     pub fn empty(def: InputTable) -> Table {
         let columns = def
@@ -450,7 +456,7 @@ impl Parts {
             .into_par_iter()
             .map(|p| {
                 let k = keep(&p);
-                if k.iter().all(|k| *k) { p } else { p.filter(&k) }
+                p.keep(&k)
             })
             .collect();
         *self = Parts::new(self.def, parts);
@@ -478,15 +484,9 @@ impl Parts {
     pub fn into_table(self, keep: Option<&[bool]>) -> Table {
         let parts = match keep {
             None => self.parts,
-            Some(keep) => self
-                .parts
-                .into_iter()
-                .zip(self.starts.windows(2))
-                .map(|(p, w)| {
-                    let k = &keep[w[0]..w[1]];
-                    if k.iter().all(|k| *k) { p } else { p.filter(k) }
-                })
-                .collect(),
+            Some(keep) => {
+                self.parts.into_iter().zip(self.starts.windows(2)).map(|(p, w)| p.keep(&keep[w[0]..w[1]])).collect()
+            }
         };
         Table::concat(self.def, parts)
     }

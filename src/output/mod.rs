@@ -36,9 +36,9 @@ pub fn write_outputs(
 ) -> Result<Vec<Written>> {
     use files::{write_csv, write_parquet};
     use rayon::prelude::*;
-    reports::keep_revoked_certificates(d, e);
+    let pairs = reports::keep_revoked_certificates(d, e);
     let (org_order, org_rank) = reports::org_order(e);
-    let (card_order, pairs) = rayon::join(|| reports::card_order(d, e, &org_rank), || reports::revoked_pairs(d, e));
+    let card_order = reports::card_order(d, e, &org_rank);
     let revs = reports::revocations(d, e, &card_order, &pairs);
     drop(pairs);
     let (cand, rev_certs) =

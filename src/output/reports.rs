@@ -144,8 +144,8 @@ pub fn status_label(code: u8) -> &'static str {
 }
 
 /// REVOKE cards in output order, each with the card-issuer certificates the CA must
-/// revoke (active ones), sorted by (serial, issuer) bytes. `pairs` are
-/// [`revoked_pairs`].
+/// revoke (active ones), sorted by (serial, issuer) bytes. `pairs` are what
+/// [`keep_revoked_certificates`] gave.
 pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32], pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
     let certs = &d.certificates;
     let serial = |c: usize| certs.str("cert_serial", c).expect("required");
@@ -175,30 +175,15 @@ fn ca_revokes(e: &Evaluation, card: u32, s: CertState) -> bool {
     s.kind == IssuerKind::CardIssuer && s.active && revoke
 }
 
-/// Lets go of every certificate but those the CA must revoke, part by part in parallel:
-/// they are all the outputs need of the certificates.
-pub fn keep_revoked_certificates(d: &mut Ingested, e: &Evaluation) {
+/// Lets go of every certificate but those the CA must revoke, part by part in parallel
+/// (they are all the outputs need of the certificates), and gives what is left as
+/// (card, certificate) pairs, sorted.
+pub fn keep_revoked_certificates(d: &mut Ingested, e: &Evaluation) -> Vec<(u32, u32)> {
     d.certificates.retain(|part| {
         part.indices("card_id").iter().zip(cert_states(part)).map(|(&card, s)| ca_revokes(e, card, s)).collect()
     });
-}
-
-/// (card, certificate) for every certificate the CA must revoke, sorted: found part by
-/// part in parallel. Needs no card order, so it runs beside the cards' sort.
-pub fn revoked_pairs(d: &Ingested, e: &Evaluation) -> Vec<(u32, u32)> {
-    let mut pairs: Vec<(u32, u32)> = d
-        .certificates
-        .with_starts()
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .flat_map_iter(|(part, start)| {
-            part.indices("card_id")
-                .iter()
-                .zip(cert_states(part))
-                .enumerate()
-                .filter_map(move |(i, (&card, s))| ca_revokes(e, card, s).then_some((card, (start + i) as u32)))
-        })
-        .collect();
+    let mut pairs: Vec<(u32, u32)> =
+        d.certificates.indices("card_id").enumerate().map(|(c, card)| (card, c as u32)).collect();
     pairs.par_sort_unstable();
     pairs
 }
