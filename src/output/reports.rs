@@ -8,13 +8,15 @@ use arrow_array::builder::{
     BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::types::UInt32Type;
+use arrow_array::{ArrayRef, DictionaryArray, ListArray, RecordBatch, StringArray, UInt32Array};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
 use crate::evaluate::{CertState, Evaluation, cert_states};
 use crate::ingest::{Ingested, InputFileInfo, QuarantineRow, TextColumn};
-use crate::rules::{CardType, Finding, IssuerKind, Severity, Status, Verdict};
+use crate::rules::{Action, CardType, Finding, IssuerKind, Severity, Status, Verdict};
 use crate::schema;
 
 /// Rows per output record batch.
@@ -74,23 +76,43 @@ fn sort_by_rank_then_id(ids: &TextColumn, rank: &[u32]) -> Vec<u32> {
     order
 }
 
+/// The card_decisions batches for `order`, in order.
+///
+/// The columns with few distinct values (org_id, care_unit, card_type, status, verdict,
+/// action and the findings' items) are built as dictionary arrays: a key per card into
+/// values built once, instead of copying ~60 bytes of text per card into builders. The
+/// Parquet writer interns values row by row whichever way they come, so the file is
+/// byte for byte the one plain strings give, and its schema
+/// ([`schema::card_decisions`]) still says Utf8: the batches' own schema
+/// ([`card_decisions_batch_schema`]) is for the writer only.
 pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<RecordBatch> {
     let t = &d.cards;
     let ids = t.text("card_id");
     let (types, statuses) = (t.labels("card_type"), t.labels("status"));
     let (unit_ids, units) = t.interned("care_unit");
+    let schema = card_decisions_batch_schema();
+    let org_values = strings(e.orgs.ids.iter().map(String::as_str));
+    let unit_values = strings(units.iter().map(String::as_str));
+    let type_values = strings((0..2).map(card_type_label));
+    let status_values = strings((0..4).map(status_label));
+    let verdict_values = strings(Verdict::ALL.iter().map(|v| v.code()));
+    let action_values = strings(Action::ALL.iter().map(|a| a.code()));
+    let finding_values = strings(Finding::ALL.iter().map(|f| f.code()));
+    let item = match schema.field_with_name("findings").expect("findings").data_type() {
+        arrow_schema::DataType::List(item) => item.clone(),
+        t => unreachable!("findings is {t}"),
+    };
     order
         .par_chunks(OUT_BATCH)
         .map(|chunk| {
             let n = chunk.len();
             let mut card_id = StringBuilder::with_capacity(n, n * 16);
-            let mut org_id = StringBuilder::with_capacity(n, n * 16);
-            let mut care_unit = StringBuilder::with_capacity(n, n * 16);
-            let mut card_type = StringBuilder::with_capacity(n, n * 9);
-            let mut status = StringBuilder::with_capacity(n, n * 8);
-            let mut verdict = StringBuilder::with_capacity(n, n * 8);
-            let mut action = StringBuilder::with_capacity(n, n * 8);
-            let mut findings = ListBuilder::new(StringBuilder::new());
+            let (mut org, mut unit, mut unit_valid) =
+                (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut ty, mut status) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut verdict, mut action) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut finding, mut finding_offsets) = (Vec::with_capacity(n), Vec::with_capacity(n + 1));
+            finding_offsets.push(0i32);
             let (mut cc, mut tc, mut tp) =
                 (Int32Builder::with_capacity(n), Int32Builder::with_capacity(n), Int32Builder::with_capacity(n));
             let mut due = Date32Builder::with_capacity(n);
@@ -98,33 +120,41 @@ pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<Record
                 let i = i as usize;
                 let o = &e.outcomes[i];
                 card_id.append_value(ids.value(i));
-                org_id.append_value(&e.orgs.ids[e.card_org[i] as usize]);
-                care_unit.append_option(units.get(unit_ids[i] as usize));
-                card_type.append_value(card_type_label(types[i]));
-                status.append_value(status_label(statuses[i]));
-                verdict.append_value(o.verdict.code());
-                action.append_value(o.action.code());
-                for f in o.findings.iter() {
-                    findings.values().append_value(f.code());
-                }
-                findings.append(true);
+                org.push(e.card_org[i]);
+                let u = unit_ids[i];
+                let known = (u as usize) < units.len();
+                unit.push(if known { u } else { 0 });
+                unit_valid.push(known);
+                ty.push(u32::from(types[i]));
+                status.push(u32::from(statuses[i]));
+                verdict.push(o.verdict as u32);
+                action.push(o.action as u32);
+                finding.extend(o.findings.iter().map(|f| f as u32));
+                finding_offsets.push(finding.len() as i32);
                 let k = e.counts[i];
                 cc.append_value(k.cert_count);
                 tc.append_value(k.telia_certs);
                 tp.append_value(k.third_party_certs);
                 due.append_option(o.issuance_due);
             }
+            let unit_nulls = unit_valid.contains(&false).then(|| NullBuffer::from(unit_valid));
+            let findings = ListArray::new(
+                item.clone(),
+                OffsetBuffer::new(finding_offsets.into()),
+                dictionary(finding, None, &finding_values),
+                None,
+            );
             batch(
-                schema::card_decisions(),
+                schema.clone(),
                 vec![
                     Arc::new(card_id.finish()),
-                    Arc::new(org_id.finish()),
-                    Arc::new(care_unit.finish()),
-                    Arc::new(card_type.finish()),
-                    Arc::new(status.finish()),
-                    Arc::new(verdict.finish()),
-                    Arc::new(action.finish()),
-                    Arc::new(findings.finish()),
+                    dictionary(org, None, &org_values),
+                    dictionary(unit, unit_nulls, &unit_values),
+                    dictionary(ty, None, &type_values),
+                    dictionary(status, None, &status_values),
+                    dictionary(verdict, None, &verdict_values),
+                    dictionary(action, None, &action_values),
+                    Arc::new(findings),
                     Arc::new(cc.finish()),
                     Arc::new(tc.finish()),
                     Arc::new(tp.finish()),
@@ -133,6 +163,36 @@ pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<Record
             )
         })
         .collect()
+}
+
+/// [`schema::card_decisions`] with its text columns other than card_id (and the
+/// findings' items) as `Dictionary(UInt32, Utf8)`: the schema of the batches
+/// [`card_decisions`] builds, never of a file.
+pub fn card_decisions_batch_schema() -> arrow_schema::SchemaRef {
+    use arrow_schema::{DataType, Field, Schema};
+    let dict = || DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8));
+    let fields: Vec<Field> = schema::card_decisions()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 if f.name() != "card_id" => f.as_ref().clone().with_data_type(dict()),
+            DataType::List(item) => {
+                let item = item.as_ref().clone().with_data_type(dict());
+                f.as_ref().clone().with_data_type(DataType::List(Arc::new(item)))
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn strings<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(values.map(Some).collect::<StringArray>())
+}
+
+fn dictionary(keys: Vec<u32>, nulls: Option<NullBuffer>, values: &ArrayRef) -> ArrayRef {
+    let keys = UInt32Array::new(keys.into(), nulls);
+    Arc::new(DictionaryArray::<UInt32Type>::try_new(keys, values.clone()).expect("every key indexes its values"))
 }
 
 pub fn card_type_label(code: u8) -> &'static str {

@@ -243,6 +243,20 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in declaration order (`ALL[a as usize] == a`).
+    pub const ALL: [Action; 10] = [
+        Action::Revoke,
+        Action::Review,
+        Action::ReorderThirdPartyCerts,
+        Action::None,
+        Action::OrderNewCard,
+        Action::HandOutCard,
+        Action::TrainIdAdmins,
+        Action::OrderNewCodes,
+        Action::RemoveCertsThenUpgrade,
+        Action::Upgrade,
+    ];
+
     pub const fn code(self) -> &'static str {
         match self {
             Action::Revoke => "revoke",
@@ -311,6 +325,20 @@ mod tests {
         assert_eq!(CardType::from_label(&normalise_label("siths_EID")), Some(CardType::SithsEid));
         assert_eq!(CardType::from_label(&normalise_label(" Siths ")), Some(CardType::Siths));
         assert_eq!(CardType::from_label(&normalise_label("SITHS-EID")), None);
+    }
+
+    #[test]
+    fn all_lists_are_indexed_by_discriminant() {
+        // The card_decisions output keys its dictionaries by `x as u32` into `ALL`.
+        for (k, f) in Finding::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, k, "{f:?}");
+        }
+        for (k, v) in Verdict::ALL.iter().enumerate() {
+            assert_eq!(*v as usize, k, "{v:?}");
+        }
+        for (k, a) in Action::ALL.iter().enumerate() {
+            assert_eq!(*a as usize, k, "{a:?}");
+        }
     }
 
     #[test]
