@@ -68,17 +68,59 @@ pub fn add_months(date: i32, months: u32) -> i32 {
 
 /// `YYYY-MM-DD` of a day count.
 pub fn format_date(days: i32) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
+    let mut s = String::with_capacity(10);
+    push_date(&mut s, days);
+    s
 }
 
 /// RFC 3339 in UTC with microseconds and `Z`, as the CSV outputs want it.
 pub fn format_instant(micros: i64) -> String {
+    let mut s = String::with_capacity(27);
+    push_instant(&mut s, micros);
+    s
+}
+
+/// Appends [`format_date`]'s text to `out`: the CSV writer formats a date or two per
+/// row, and `format!` costs more than the rest of the row.
+pub fn push_date(out: &mut String, days: i32) {
+    let (y, m, d) = civil_from_days(days);
+    if (0..=9999).contains(&y) {
+        push_digits(out, y as u32, 4);
+    } else {
+        // Outside four digits: what `{y:04}` gives (a sign, then at least three digits).
+        use std::fmt::Write as _;
+        let _ = write!(out, "{y:04}");
+    }
+    out.push('-');
+    push_digits(out, m, 2);
+    out.push('-');
+    push_digits(out, d, 2);
+}
+
+/// Appends [`format_instant`]'s text to `out`.
+pub fn push_instant(out: &mut String, micros: i64) {
     let days = micros.div_euclid(MICROS_PER_DAY) as i32;
     let rem = micros.rem_euclid(MICROS_PER_DAY);
-    let secs = rem / MICROS_PER_SECOND;
-    let frac = rem % MICROS_PER_SECOND;
-    format!("{}T{:02}:{:02}:{:02}.{frac:06}Z", format_date(days), secs / 3600, secs / 60 % 60, secs % 60)
+    let secs = (rem / MICROS_PER_SECOND) as u32;
+    push_date(out, days);
+    out.push('T');
+    push_digits(out, secs / 3600, 2);
+    out.push(':');
+    push_digits(out, secs / 60 % 60, 2);
+    out.push(':');
+    push_digits(out, secs % 60, 2);
+    out.push('.');
+    push_digits(out, (rem % MICROS_PER_SECOND) as u32, 6);
+    out.push('Z');
+}
+
+/// The last `width` decimal digits of `v`, zero-padded.
+fn push_digits(out: &mut String, v: u32, width: u32) {
+    let mut p = 10u32.pow(width - 1);
+    while p > 0 {
+        out.push(char::from(b'0' + (v / p % 10) as u8));
+        p /= 10;
+    }
 }
 
 /// Parses a strict `YYYY-MM-DD` (used for `--as-of` and the policy deadline).
@@ -293,6 +335,45 @@ impl Zone {
 
 #[cfg(test)]
 mod tests {
+    /// The `format!` texts the pushing formatters replaced.
+    fn date_by_format(days: i32) -> String {
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+
+    fn instant_by_format(micros: i64) -> String {
+        let days = micros.div_euclid(MICROS_PER_DAY) as i32;
+        let rem = micros.rem_euclid(MICROS_PER_DAY);
+        let secs = rem / MICROS_PER_SECOND;
+        let frac = rem % MICROS_PER_SECOND;
+        format!("{}T{:02}:{:02}:{:02}.{frac:06}Z", date_by_format(days), secs / 3600, secs / 60 % 60, secs % 60)
+    }
+
+    #[test]
+    fn formatted_dates_and_instants_match_format() {
+        assert_eq!(format_instant(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_instant(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(format_date(days_from_civil(2021, 11, 15)), "2021-11-15");
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let edges = [i32::MIN / 2, -719_529, -719_528, -1, 0, 1, 2_932_896, 2_932_897, i32::MAX / 2];
+        for days in edges.into_iter().chain((0..20_000).map(|_| (next() % 6_000_000) as i32 - 3_000_000)) {
+            assert_eq!(format_date(days), date_by_format(days), "{days}");
+        }
+        let span = 400 * 366 * MICROS_PER_DAY;
+        for micros in [i64::MIN / 4, -1, 0, 1, MICROS_PER_DAY - 1, i64::MAX / 4]
+            .into_iter()
+            .chain((0..20_000).map(|_| (next() % (2 * span as u64)) as i64 - span))
+        {
+            assert_eq!(format_instant(micros), instant_by_format(micros), "{micros}");
+        }
+    }
+
     use super::*;
 
     fn d(s: &str) -> i32 {
