@@ -2,7 +2,7 @@
 //! file-then-row order), then UNKNOWN_CARD for certificates.
 //!
 //! Duplicates are found by hashing every key in parallel, scattering (hash, row) pairs
-//! into partitions by hash and sorting each partition on its own:
+//! into partitions by hash and passing each partition through a hash set of its own:
 //! no per-row allocation, and equal hashes are confirmed by comparing the keys.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -126,7 +126,7 @@ fn duplicates(
 }
 
 /// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M
-/// certificates, each sorted within the cache instead of one sort over all of them.
+/// certificates, each checked within the cache instead of one pass over all of them.
 const PARTITION_BITS: u32 = 10;
 
 /// Every row whose key equals that of an earlier row, with the first such row:
@@ -135,9 +135,12 @@ const PARTITION_BITS: u32 = 10;
 ///
 /// Groups are hashed in parallel, a few at a time, and their rows scattered into
 /// partitions by the top bits of the hash, as one `u64` each: the next 32 bits of the
-/// hash above the row number. Every partition is then sorted and scanned on its own, in
-/// parallel. Rows with equal keys have equal hashes, so they meet in one partition and
-/// one run, in row order; rows of a run whose keys differ are told apart by `same`.
+/// hash above the row number. Every partition then goes through a hash set on its own,
+/// in parallel, which picks out the rows whose hash another row shares (rare: equal
+/// keys, and chance); only those are sorted. Rows with equal keys have equal hashes, so
+/// they meet in one partition and one run, in row order; rows of a run whose keys
+/// differ are told apart by `same`. (Until session 7 every partition was sorted whole:
+/// a sixth of the key checks' time.)
 fn duplicate_pairs(
     groups: usize,
     group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
@@ -179,18 +182,43 @@ fn duplicate_pairs(
     }
     by_partition
         .into_par_iter()
-        .flat_map_iter(|pieces| {
-            let mut rows = pieces.concat();
+        .map_init(Vec::new, |slots: &mut Vec<u64>, pieces| {
+            // An open-addressing set of the partition's hashes (at most half full), to
+            // find the rare hashes that occur more than once without sorting the rows:
+            // each slot holds the first row seen with its hash.
+            let n: usize = pieces.iter().map(Vec::len).sum();
+            let cap = (2 * n).next_power_of_two().max(16);
+            slots.clear();
+            slots.resize(cap, EMPTY);
+            let mask = cap - 1;
+            let mut shared = Vec::new();
+            for &packed in pieces.iter().flatten() {
+                debug_assert_ne!(packed, EMPTY, "row numbers stay below u32::MAX");
+                let hash = packed >> 32;
+                let mut s = hash as usize & mask;
+                loop {
+                    let held = slots[s];
+                    if held == EMPTY {
+                        slots[s] = packed;
+                        break;
+                    }
+                    if held >> 32 == hash {
+                        shared.push(held);
+                        shared.push(packed);
+                        break;
+                    }
+                    s = (s + 1) & mask;
+                }
+            }
             drop(pieces);
-            rows.sort_unstable();
+            // Rows whose hash another row shares, once each, in (hash, row) order.
+            shared.sort_unstable();
+            shared.dedup();
             let mut found = Vec::new();
             let mut first_of: Vec<u32> = Vec::new();
-            for run in rows.chunk_by(|a, b| a >> 32 == b >> 32) {
+            for run in shared.chunk_by(|a, b| a >> 32 == b >> 32) {
                 // Rows with one hash, in row order; each is a duplicate of the first
-                // earlier row with an equal key (usually the run is one row long).
-                if run.len() == 1 {
-                    continue;
-                }
+                // earlier row with an equal key.
                 first_of.clear();
                 for &packed in run {
                     let i = packed as u32;
@@ -202,8 +230,12 @@ fn duplicate_pairs(
             }
             found
         })
+        .flatten_iter()
         .collect()
 }
+
+/// An empty slot of [`duplicate_pairs`]' hash set: no row is numbered `u32::MAX`.
+const EMPTY: u64 = u64::MAX;
 
 fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> String {
     if this.file() == first.file() {
@@ -256,5 +288,40 @@ mod tests {
             duplicate_pairs(groups.len(), |g| groups[g].to_vec(), |a, b| keys[a as usize] == keys[b as usize]);
         got.sort_unstable();
         assert_eq!(got, [(3, 0), (5, 2), (6, 0), (7, 1)]);
+    }
+
+    #[test]
+    fn duplicates_match_a_plain_search_over_random_keys_and_colliding_hashes() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..40 {
+            let n = 1 + (next() % 3_000) as usize;
+            // Few distinct keys, and hashes that throw distinct keys together: the
+            // hash keeps only a few bits of the key in a round that says so.
+            let keys: Vec<u64> = (0..n).map(|_| next() % (1 + n as u64 / 3)).collect();
+            let bits = if round % 2 == 0 { 4 } else { 64 };
+            let hash = |k: u64| {
+                let h = hash_of(k & (u64::MAX >> (64 - bits)));
+                if round % 4 == 1 { h & 0xFFC0_0000_0000_0000 } else { h }
+            };
+            let rows: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, &k)| (hash(k), i as u32)).collect();
+            let size = 1 + (next() % 500) as usize;
+            let groups: Vec<&[(u64, u32)]> = rows.chunks(size).rev().collect();
+            let mut got =
+                duplicate_pairs(groups.len(), |g| groups[g].to_vec(), |a, b| keys[a as usize] == keys[b as usize]);
+            got.sort_unstable();
+            let want: Vec<(u32, u32)> = (0..n)
+                .filter_map(|i| {
+                    let first = keys.iter().position(|&k| k == keys[i]).expect("itself");
+                    (first < i).then_some((i as u32, first as u32))
+                })
+                .collect();
+            assert_eq!(got, want, "round {round}, {n} rows");
+        }
     }
 }
