@@ -99,11 +99,16 @@ fn duplicates(
     column: &'static str,
 ) -> Vec<bool> {
     let parts: Vec<(&Table, usize)> = table.with_starts().collect();
+    // Rows with equal keys have equal hashes, so the hash space can be checked in
+    // passes, each holding only its share of the rows' (hash, row) pairs; every pass
+    // hashes every row again, so passes are used only for big tables.
+    let pass_bits = table.len().div_ceil(PASS_ROWS).next_power_of_two().trailing_zeros();
     let group_rows = |g: usize| {
         let (part, start) = parts[g];
         key.hashes(part).into_iter().enumerate().map(|(i, h)| (h, (start + i) as u32)).collect()
     };
-    let mut pairs = duplicate_pairs(parts.len(), group_rows, |a, b| key.same(table, a as usize, b as usize));
+    let mut pairs =
+        duplicate_pairs_in_passes(pass_bits, parts.len(), group_rows, |a, b| key.same(table, a as usize, b as usize));
     // Partitions finish in any order; the quarantine is built in row order.
     pairs.sort_unstable();
     let mut keep = vec![true; table.len()];
@@ -125,9 +130,38 @@ fn duplicates(
     keep
 }
 
+/// Rows whose (hash, row) pairs one pass of [`duplicates`] holds at most: 8 bytes each,
+/// 256 MB. At 45M certificates two passes, each with ~180 MB of pairs instead of
+/// ~360 MB, at the key checks where the run's memory peaks (one more hashing of every
+/// certificate: ~0.2 s at 10M cards).
+const PASS_ROWS: usize = 32 << 20;
+
 /// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M
 /// certificates, each checked within the cache instead of one pass over all of them.
 const PARTITION_BITS: u32 = 10;
+
+/// [`duplicate_pairs`] over the hash space in `2^pass_bits` passes, each over the rows
+/// whose hash starts with its number (`group_rows` is called again in every pass).
+fn duplicate_pairs_in_passes(
+    pass_bits: u32,
+    groups: usize,
+    group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
+    same: impl Fn(u32, u32) -> bool + Sync,
+) -> Vec<(u32, u32)> {
+    if pass_bits == 0 {
+        return duplicate_pairs(groups, group_rows, same);
+    }
+    let mut pairs = Vec::new();
+    for pass in 0..1u64 << pass_bits {
+        let mine = |g: usize| {
+            let rows = group_rows(g).into_iter().filter(|&(h, _)| h >> (64 - pass_bits) == pass);
+            // The pass's bits rotated away, so that the partitions spread over the rest.
+            rows.map(|(h, row)| (h.rotate_left(pass_bits), row)).collect()
+        };
+        pairs.extend(duplicate_pairs(groups, mine, &same));
+    }
+    pairs
+}
 
 /// Every row whose key equals that of an earlier row, with the first such row:
 /// (row, first). `group_rows(g)` gives group `g`'s rows with their key hashes (a
@@ -312,8 +346,9 @@ mod tests {
             let rows: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, &k)| (hash(k), i as u32)).collect();
             let size = 1 + (next() % 500) as usize;
             let groups: Vec<&[(u64, u32)]> = rows.chunks(size).rev().collect();
-            let mut got =
-                duplicate_pairs(groups.len(), |g| groups[g].to_vec(), |a, b| keys[a as usize] == keys[b as usize]);
+            let pass_bits = (round % 3) as u32;
+            let same = |a: u32, b: u32| keys[a as usize] == keys[b as usize];
+            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), same);
             got.sort_unstable();
             let want: Vec<(u32, u32)> = (0..n)
                 .filter_map(|i| {
@@ -321,7 +356,7 @@ mod tests {
                     (first < i).then_some((i as u32, first as u32))
                 })
                 .collect();
-            assert_eq!(got, want, "round {round}, {n} rows");
+            assert_eq!(got, want, "round {round}, {n} rows, {pass_bits} pass bits");
         }
     }
 }
