@@ -133,7 +133,7 @@ fn duplicates(
 /// Rows whose (hash, row) pairs one pass of [`duplicates`] holds at most: 8 bytes each,
 /// 256 MB. At 45M certificates two passes, each with ~180 MB of pairs instead of
 /// ~360 MB, at the key checks where the run's memory peaks (one more hashing of every
-/// certificate: ~0.2 s at 10M cards).
+/// certificate: the key checks took ~0.4 s longer at 10M cards, BENCHMARKS.md).
 const PASS_ROWS: usize = 32 << 20;
 
 /// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M
