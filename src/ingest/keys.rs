@@ -100,9 +100,11 @@ fn duplicates(
 ) -> Vec<bool> {
     let parts: Vec<(&Table, usize)> = table.with_starts().collect();
     // Rows with equal keys have equal hashes, so the hash space can be checked in
-    // passes, each holding only its share of the rows' (hash, row) pairs; every pass
-    // hashes every row again, so passes are used only for big tables.
-    let pass_bits = table.len().div_ceil(PASS_ROWS).next_power_of_two().trailing_zeros();
+    // passes, each holding only its share of the rows' (hash, row) pairs. Every pass
+    // hashes every row again, so a big table gets two, never more: the pairs (8 B a
+    // row) are then an eighth of what a certificate row holds, and more passes would
+    // save less than each costs (sixteen at 272M certificates by a rows-per-pass rule).
+    let pass_bits = u32::from(table.len() > PASS_ROWS);
     let group_rows = |g: usize| {
         let (part, start) = parts[g];
         key.hashes(part).into_iter().enumerate().map(|(i, h)| (h, (start + i) as u32)).collect()
@@ -130,10 +132,11 @@ fn duplicates(
     keep
 }
 
-/// Rows whose (hash, row) pairs one pass of [`duplicates`] holds at most: 8 bytes each,
-/// 256 MB. At 45M certificates two passes, each with ~180 MB of pairs instead of
-/// ~360 MB, at the key checks where the run's memory peaks (one more hashing of every
-/// certificate: the key checks took ~0.4 s longer at 10M cards, BENCHMARKS.md).
+/// Tables with more rows than this have their keys checked in two passes by
+/// [`duplicates`]: at 45M certificates each pass holds ~180 MB of (hash, row) pairs
+/// instead of ~360 MB, at the key checks where the run's memory peaks (one more
+/// hashing of every certificate: the key checks took ~0.4 s longer at 10M cards,
+/// BENCHMARKS.md). Cards and the certificates of up to ~7M cards stay in one pass.
 const PASS_ROWS: usize = 32 << 20;
 
 /// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M
