@@ -20,7 +20,7 @@ use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::time::{format_date, format_instant, push_date, push_instant};
+use crate::time::{push_date, push_instant};
 
 /// First characters that make Excel and LibreOffice treat a cell as a formula.
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -290,9 +290,10 @@ pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBa
     sink.finish()
 }
 
-/// A batch's column downcast once, for the CSV writer: the outputs' text, list, date
-/// and timestamp columns cell by cell without a type dispatch or an allocation per
-/// cell; the rest through [`write_cell`], which gives the same text for every type.
+/// A column downcast once, so that the CSV writer formats its cells without a type
+/// dispatch or an allocation per cell: text, lists of text, dates and timestamps (the
+/// outputs' types) apart, the rest through [`write_other`]. [`write_cell`] (one cell,
+/// for the org reports and the tests' canonical text) goes through it too.
 enum Cells<'a> {
     Text(&'a arrow_array::StringArray),
     /// A list of strings: its offsets and items.
@@ -327,7 +328,7 @@ impl<'a> Cells<'a> {
         }
     }
 
-    /// Appends row `r`'s text (unquoted), nothing for null: as [`write_cell`].
+    /// Appends row `r`'s text (unquoted), nothing for null.
     fn write(&self, out: &mut String, r: usize) {
         match self {
             Cells::Text(a) if a.is_valid(r) => out.push_str(a.value(r)),
@@ -342,7 +343,7 @@ impl<'a> Cells<'a> {
             }
             Cells::Date(a) if a.is_valid(r) => push_date(out, a.value(r)),
             Cells::Instant(a) if a.is_valid(r) => push_instant(out, a.value(r)),
-            Cells::Other(a) => write_cell(out, *a, r),
+            Cells::Other(a) => write_other(out, *a, r),
             _ => {}
         }
     }
@@ -357,12 +358,16 @@ pub fn cell_text(a: &dyn Array, r: usize) -> String {
 
 /// Appends one cell's text (unquoted) to `out`; nothing for null.
 fn write_cell(out: &mut String, a: &dyn Array, r: usize) {
+    Cells::of(a).write(out, r);
+}
+
+/// [`write_cell`] for the types [`Cells`] does not take apart.
+fn write_other(out: &mut String, a: &dyn Array, r: usize) {
     use std::fmt::Write as _;
     if a.is_null(r) {
         return;
     }
     let _ = match a.data_type() {
-        DataType::Utf8 => write!(out, "{}", a.as_string::<i32>().value(r)),
         // Not in our outputs, but in files other tools write (a `query --format parquet` result).
         DataType::LargeUtf8 => write!(out, "{}", a.as_string::<i64>().value(r)),
         DataType::Utf8View => write!(out, "{}", a.as_string_view().value(r)),
@@ -373,21 +378,6 @@ fn write_cell(out: &mut String, a: &dyn Array, r: usize) {
         // Rust's Display for f64 is the shortest text that reads back to the same value.
         DataType::Float64 => write!(out, "{}", a.as_primitive::<Float64Type>().value(r)),
         DataType::Boolean => write!(out, "{}", a.as_boolean().value(r)),
-        DataType::Date32 => write!(out, "{}", format_date(a.as_primitive::<Date32Type>().value(r))),
-        DataType::Timestamp(_, _) => {
-            write!(out, "{}", format_instant(a.as_primitive::<TimestampMicrosecondType>().value(r)))
-        }
-        DataType::List(_) => {
-            let l = a.as_list::<i32>().value(r);
-            let s = l.as_string::<i32>();
-            for i in 0..s.len() {
-                if i > 0 {
-                    out.push(';');
-                }
-                out.push_str(s.value(i));
-            }
-            Ok(())
-        }
         t => write!(out, "<{t}>"),
     };
 }
