@@ -50,14 +50,7 @@ pub fn write_outputs(
         Box::new(|| {
             // One row group's worth of decisions at a time, built and then encoded (each
             // in parallel): the biggest table is never whole in memory.
-            let schema = crate::schema::card_decisions();
-            let mut sink = files::ParquetSink::create(
-                dir,
-                "card_decisions.parquet",
-                &schema,
-                &["card_id"],
-                &["org_id", "card_id"],
-            )?;
+            let mut sink = card_decisions_sink(dir)?;
             for window in card_order.chunks(files::ROW_GROUP_ROWS) {
                 for b in reports::card_decisions(d, e, window) {
                     sink.write(&b)?;
@@ -131,6 +124,13 @@ pub fn write_outputs(
         out.extend(w?);
     }
     Ok(out)
+}
+
+/// The sink `card_decisions.parquet` is written through (also by the encode floor,
+/// `src/bin/encode-floor.rs`, which must encode it exactly as a sweep does).
+pub fn card_decisions_sink(dir: &Path) -> Result<files::ParquetSink> {
+    let schema = crate::schema::card_decisions();
+    files::ParquetSink::create(dir, "card_decisions.parquet", &schema, &["card_id"], &["org_id", "card_id"])
 }
 
 /// What the manifest says beyond the files.
