@@ -418,3 +418,35 @@ fn nightly_diff_through_three_nights() {
     );
     assert!(stderr(&o).contains("--previous"), "{}", stderr(&o));
 }
+
+/// The encode floor (`scripts/bench.sh`) must do exactly the sweep's encoding work: it
+/// writes a sweep's card_decisions.parquet again and says when the bytes differ.
+#[test]
+fn encode_floor_writes_the_bytes_the_sweep_wrote() {
+    let out = tmp();
+    let o = out.path().join("o");
+    sweep(&["run", "--quiet", "--input", s(&testdata("sample/parquet")), "--out", s(&o), "--as-of", "2021-11-15"], 0);
+    let floor = |threads: &str| {
+        let f = std::process::Command::new(env!("CARGO_BIN_EXE_encode-floor"))
+            .args([s(&o), threads])
+            .output()
+            .expect("encode-floor runs");
+        let text = String::from_utf8_lossy(&f.stdout).into_owned();
+        assert!(f.status.success(), "{text}{}", String::from_utf8_lossy(&f.stderr));
+        text
+    };
+    for threads in ["1", "3"] {
+        let text = floor(threads);
+        assert!(text.starts_with("encode-floor: ") && !text.contains("NOT the bytes"), "{text}");
+    }
+    // It notices when they differ: the manifest now names other bytes.
+    let path = o.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    for f in manifest["outputs"].as_array_mut().unwrap() {
+        if f["name"] == "card_decisions.parquet" {
+            f["sha256"] = serde_json::json!("0".repeat(64));
+        }
+    }
+    fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    assert!(floor("2").contains("NOT the bytes the sweep wrote"));
+}
