@@ -6,9 +6,10 @@ scripts/bench.sh.
 For each size (default 1M and 10M cards, Parquet, seed 1): generate once (kept under
 WORK), then time `siths-sweep run` (all threads, and 1 thread), the peer, the decode
 floor and the encode floor (card_decisions.parquet written again from memory through the
-sweep's own writer, by its own timing, without reading the file back), median of RUNS runs each, peak RSS from /usr/bin/time -v; check that sweep and
-peer agree on every organisation's verdict counts; print a Markdown report and write it
-into BENCHMARKS.md between the bench markers.
+sweep's own writer, by its own timing, without reading the file back), median of RUNS
+runs each, peak RSS from /usr/bin/time -v; check that sweep and peer agree on every
+organisation's verdict counts; print a Markdown report and write it into BENCHMARKS.md
+between the bench markers.
 """
 import json
 import os

@@ -24,7 +24,8 @@ fn main() {
     let (_, batches) = read_output(&path).expect("a sweep's card_decisions.parquet");
     let batches: Vec<_> = batches.collect::<Result<_, _>>().expect("readable");
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let scratch = std::env::temp_dir().join(format!("encode-floor-{}", std::process::id()));
+    // Beside the sweep's folder: the same file system the sweep wrote to and synced.
+    let scratch = out.with_file_name(format!(".encode-floor-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("scratch folder");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     let started = Instant::now();
