@@ -75,10 +75,6 @@ pub fn read_parquet<T: Send>(
         .collect();
     let mut roots: Vec<usize> = positions.iter().flatten().copied().collect();
     roots.sort_unstable();
-    // After projection the batch holds the selected roots in schema order.
-    let slot: Vec<Option<usize>> =
-        positions.iter().map(|p| p.map(|p| roots.iter().position(|&r| r == p).expect("selected"))).collect();
-    let mask = ProjectionMask::roots(meta.parquet_schema(), roots.iter().copied());
     let groups = meta.metadata().row_groups();
     let mut first_rows = Vec::with_capacity(groups.len());
     let mut total = 0u64;
@@ -86,34 +82,58 @@ pub fn read_parquet<T: Send>(
         first_rows.push(total + 1);
         total += g.num_rows() as u64;
     }
+    // Row groups are decoded in parallel. With fewer row groups than threads (a file
+    // written as one big row group), each row group's columns are also split into
+    // sets decoded in parallel, so decoding such a file still uses every core.
+    let threads = rayon::current_num_threads();
+    let per_group = if groups.len() < threads { threads.div_ceil(groups.len().max(1)) } else { 1 };
+    let sets = column_sets(&meta, &names, &roots, per_group);
+    // Where each wanted column is: its set, and its place in that set's batches (a
+    // projected batch holds the selected roots in schema order).
+    let slot: Vec<Option<(usize, usize)>> = positions
+        .iter()
+        .map(|p| {
+            p.map(|p| {
+                let s = sets.iter().position(|s| s.contains(&p)).expect("selected");
+                (s, sets[s].iter().position(|&r| r == p).expect("selected"))
+            })
+        })
+        .collect();
+    let masks: Vec<ProjectionMask> =
+        sets.iter().map(|s| ProjectionMask::roots(meta.parquet_schema(), s.iter().copied())).collect();
     let per_group: Vec<Result<Vec<T>>> = (0..groups.len())
         .into_par_iter()
         .map(|g| {
-            // A file of its own: clones of one handle share the read position, and
-            // parquet's File reader seeks, so parallel row groups would corrupt each other.
-            let f = File::open(path).map_err(|e| Error::io(path, e))?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-                .with_row_groups(vec![g])
-                .with_projection(mask.clone())
-                .with_batch_size(batch_rows)
-                .build()
-                .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
+            let decode = |mask: &ProjectionMask| -> Result<Vec<arrow_array::RecordBatch>> {
+                // A file of its own: clones of one handle share the read position, and
+                // parquet's File reader seeks, so parallel readers would corrupt each other.
+                let f = File::open(path).map_err(|e| Error::io(path, e))?;
+                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+                    .with_row_groups(vec![g])
+                    .with_projection(mask.clone())
+                    .with_batch_size(batch_rows)
+                    .build()
+                    .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
+                reader
+                    .map(|b| b.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}"))))
+                    .collect()
+            };
+            let decoded: Vec<Vec<arrow_array::RecordBatch>> = masks.par_iter().map(decode).collect::<Result<_>>()?;
+            // Every set read the same rows in the same batch sizes.
+            let lens: Vec<usize> = decoded[0].iter().map(|b| b.num_rows()).collect();
+            if decoded.iter().any(|d| !d.iter().map(|b| b.num_rows()).eq(lens.iter().copied())) {
+                return Err(Error::input(path, format!("row group {g}: columns of different lengths")));
+            }
+            let mut next_row = first_rows[g];
+            let mut raw = Vec::with_capacity(lens.len());
+            for (i, &len) in lens.iter().enumerate() {
+                let columns = slot.iter().map(|s| s.map(|(s, c)| decoded[s][i].column(c).clone())).collect();
+                raw.push(RawBatch { file, len, rows: RowNumbers::From(next_row), columns, int96: int96.clone() });
+                next_row += len as u64;
+            }
+            drop(decoded);
             // Decoding a row group is sequential; converting its batches is not, so a
             // file with one big row group still uses every core.
-            let mut next_row = first_rows[g];
-            let mut raw = Vec::new();
-            for batch in reader {
-                let batch = batch.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}")))?;
-                let columns = slot.iter().map(|s| s.map(|s| batch.column(s).clone())).collect();
-                raw.push(RawBatch {
-                    file,
-                    len: batch.num_rows(),
-                    rows: RowNumbers::From(next_row),
-                    columns,
-                    int96: int96.clone(),
-                });
-                next_row += batch.num_rows() as u64;
-            }
             Ok(raw.into_par_iter().map(&convert).collect())
         })
         .collect();
@@ -122,4 +142,82 @@ pub fn read_parquet<T: Send>(
         batches.extend(g?);
     }
     Ok((batches, total))
+}
+
+/// The wanted root columns in up to `n` sets of about equal compressed size (over all
+/// row groups), each set in schema order; one set (all of them) when `n` is 1.
+fn column_sets(meta: &ArrowReaderMetadata, names: &[String], roots: &[usize], n: usize) -> Vec<Vec<usize>> {
+    let n = n.clamp(1, roots.len().max(1));
+    if n == 1 {
+        return vec![roots.to_vec()];
+    }
+    let mut size = vec![0i64; roots.len()];
+    for g in meta.metadata().row_groups() {
+        for c in g.columns() {
+            let root = c.column_descr().path().parts()[0].as_str();
+            if let Some(i) = roots.iter().position(|&r| names[r] == root) {
+                size[i] += c.compressed_size();
+            }
+        }
+    }
+    // Largest first, each into the lightest set so far.
+    let mut order: Vec<usize> = (0..roots.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(size[i]), i));
+    let mut sets: Vec<(i64, Vec<usize>)> = vec![(0, Vec::new()); n];
+    for i in order {
+        let lightest = (0..n).min_by_key(|&k| (sets[k].0, k)).expect("n >= 1");
+        sets[lightest].0 += size[i];
+        sets[lightest].1.push(roots[i]);
+    }
+    sets.into_iter()
+        .map(|(_, mut s)| {
+            s.sort_unstable();
+            s
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    #[test]
+    fn column_sets_split_the_wanted_columns_by_size() {
+        let file = tempfile::tempfile().unwrap();
+        let n = 5_000;
+        let big: ArrayRef = Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("{i:0>40}-{}", i * 7919))));
+        let small = |k: i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values((0..n).map(|i| i % (k + 2)))) };
+        let batch = RecordBatch::try_from_iter([
+            ("a", small(1)),
+            ("big", big),
+            ("b", small(2)),
+            ("skipped", small(3)),
+            ("c", small(4)),
+        ])
+        .unwrap();
+        let mut w = ArrowWriter::try_new(file.try_clone().unwrap(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).unwrap();
+        let names: Vec<String> = ["a", "big", "b", "skipped", "c"].map(String::from).to_vec();
+        let wanted = [0, 1, 2, 4];
+        assert_eq!(column_sets(&meta, &names, &wanted, 1), vec![vec![0, 1, 2, 4]]);
+        // The big column outweighs the rest: it is decoded alone beside the others.
+        assert_eq!(column_sets(&meta, &names, &wanted, 2), vec![vec![1], vec![0, 2, 4]]);
+        // Never more sets than columns, every wanted column in exactly one, in order.
+        for k in 1..8 {
+            let sets = column_sets(&meta, &names, &wanted, k);
+            assert_eq!(sets.len(), k.min(wanted.len()));
+            assert!(sets.iter().all(|s| s.is_sorted() && !s.is_empty()));
+            let mut all: Vec<usize> = sets.concat();
+            all.sort_unstable();
+            assert_eq!(all, wanted);
+        }
+    }
 }
