@@ -1,5 +1,6 @@
-//! Parquet input: only the columns a table needs, one reader per row group in parallel,
-//! 64k-row batches (arrow-rs's default of 1024 is several times slower).
+//! Parquet input: only the columns a table needs, one reader per row group in parallel
+//! (and per set of columns when a file has fewer row groups than threads), 64k-row
+//! batches (arrow-rs's default of 1024 is several times slower).
 
 use std::fs::File;
 use std::path::Path;
@@ -82,9 +83,10 @@ pub fn read_parquet<T: Send>(
         first_rows.push(total + 1);
         total += g.num_rows() as u64;
     }
-    // Row groups are decoded in parallel. With fewer row groups than threads (a file
-    // written as one big row group), each row group's columns are also split into
-    // sets decoded in parallel, so decoding such a file still uses every core.
+    // Row groups are decoded in parallel, and each row group's batches converted in
+    // parallel. With fewer row groups than threads (a file written as one big row
+    // group), each row group's columns are also split into sets decoded in parallel,
+    // so decoding such a file, too, uses every core.
     let threads = rayon::current_num_threads();
     let per_group = if groups.len() < threads { threads.div_ceil(groups.len().max(1)) } else { 1 };
     let sets = column_sets(&meta, &names, &roots, per_group);
@@ -132,8 +134,6 @@ pub fn read_parquet<T: Send>(
                 next_row += len as u64;
             }
             drop(decoded);
-            // Decoding a row group is sequential; converting its batches is not, so a
-            // file with one big row group still uses every core.
             Ok(raw.into_par_iter().map(&convert).collect())
         })
         .collect();
