@@ -88,8 +88,8 @@ pub fn read_parquet<T: Send>(
     // group), each row group's columns are also split into sets decoded in parallel,
     // so decoding such a file, too, uses every core.
     let threads = rayon::current_num_threads();
-    let per_group = if groups.len() < threads { threads.div_ceil(groups.len().max(1)) } else { 1 };
-    let sets = column_sets(&meta, &names, &roots, per_group);
+    let sets_per_group = if groups.len() < threads { threads.div_ceil(groups.len().max(1)) } else { 1 };
+    let sets = column_sets(&meta, &names, &roots, sets_per_group);
     // Where each wanted column is: its set, and its place in that set's batches (a
     // projected batch holds the selected roots in schema order).
     let slot: Vec<Option<(usize, usize)>> = positions
