@@ -22,8 +22,28 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::time::{push_date, push_instant};
 
-/// First characters that make Excel and LibreOffice treat a cell as a formula.
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// Whether a text cell is one that a spreadsheet would take for a formula (SPEC "CSV
+/// companions", after OWASP's CSV injection advice): it starts with `=`, `@`, tab or
+/// carriage return, or with `+`/`-` and the whole cell is not a plain number
+/// `[+-][0-9]+(\.[0-9]+)?`. A card id `-42` is an identifier the CA's tools must get as
+/// it is, and no spreadsheet evaluates a plain signed number as a formula.
+pub fn looks_like_formula(text: &str) -> bool {
+    match text.as_bytes() {
+        [b'=' | b'@' | b'\t' | b'\r', ..] => true,
+        [b'+' | b'-', rest @ ..] => !is_unsigned_decimal(rest),
+        _ => false,
+    }
+}
+
+/// `[0-9]+(\.[0-9]+)?`, the whole of `s`.
+fn is_unsigned_decimal(s: &[u8]) -> bool {
+    let (whole, fraction) = match s.iter().position(|&b| b == b'.') {
+        Some(dot) => (&s[..dot], Some(&s[dot + 1..])),
+        None => (s, None),
+    };
+    let digits = |d: &[u8]| !d.is_empty() && d.iter().all(u8::is_ascii_digit);
+    digits(whole) && fraction.is_none_or(digits)
+}
 
 /// Rows per Parquet row group: DuckDB and Spark parallelise over row groups.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
@@ -190,7 +210,7 @@ impl ParquetSink {
 }
 
 /// Reads back a Parquet file the sweep wrote (a published or staged output), batch by
-/// batch: for the nightly diff, the organisation reports and the tests' canonical text.
+/// batch: for the nightly diff and the organisation reports.
 /// Input has its own checked, parallel reader.
 pub fn read_output(path: &Path) -> Result<(SchemaRef, impl Iterator<Item = Result<RecordBatch>> + '_)> {
     use arrow_array::RecordBatchReader as _;
@@ -247,9 +267,9 @@ impl CsvSink {
                 let start = self.line.len();
                 col.write(&mut self.line, r);
                 // OWASP CSV injection: a text cell that a spreadsheet would read as a
-                // formula gets a leading apostrophe. Numbers, dates and timestamps never
-                // start with these characters.
-                if col.textual() && self.line[start..].starts_with(FORMULA_START) {
+                // formula gets a leading apostrophe. Numbers, dates and timestamps are
+                // never textual, so a negative count stays a number.
+                if col.textual() && looks_like_formula(&self.line[start..]) {
                     self.line.insert(start, '\'');
                 }
                 if needs_quotes(&self.line[start..]) {
@@ -293,7 +313,7 @@ pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBa
 /// A column downcast once, so that the CSV writer formats its cells without a type
 /// dispatch or an allocation per cell: text, lists of text, dates and timestamps (the
 /// outputs' types) apart, the rest through [`write_other`]. [`write_cell`] (one cell,
-/// for the org reports and the tests' canonical text) goes through it too.
+/// for the org reports) goes through it too.
 enum Cells<'a> {
     Text(&'a arrow_array::StringArray),
     /// A list of strings: its offsets and items.
@@ -383,10 +403,10 @@ fn write_other(out: &mut String, a: &dyn Array, r: usize) {
 }
 
 /// One CSV field from a cell's text: a `textual` cell that a spreadsheet would read as a
-/// formula gets a leading apostrophe (OWASP CSV injection), then RFC 4180 quoting where
-/// needed. Numbers, dates and timestamps never start with those characters.
+/// formula ([`looks_like_formula`]) gets a leading apostrophe (OWASP CSV injection), then
+/// RFC 4180 quoting where needed. Numbers, dates and timestamps are never `textual`.
 pub fn csv_field(text: &str, textual: bool) -> String {
-    if textual && text.starts_with(FORMULA_START) { quote(&format!("'{text}")) } else { quote(text) }
+    if textual && looks_like_formula(text) { quote(&format!("'{text}")) } else { quote(text) }
 }
 
 /// Whether RFC 4180 wants `s` quoted (a byte scan: a `char` pattern decodes UTF-8).
@@ -482,5 +502,26 @@ mod tests {
         assert_eq!(rows[4], "\"a,\"\"b\"\"\",'=x,2021-11-15,2021-11-15T00:00:00.123456Z,7,7,0.3333333333333333,true");
         // A cell holding a line break is quoted whole; the file's row continues after it.
         assert!(text.contains("\"'-x\n\",\"c,d;e\"\"f\",9999-12-31,1970-01-01T00:00:00.000001Z,"), "{text}");
+    }
+
+    /// SPEC "CSV companions": both sides of the line between a plain number and a formula.
+    #[test]
+    fn plain_numbers_are_not_neutralised_and_formulas_are() {
+        for plain in ["-42", "+46", "-4.5", "+0.0", "-007", "42", "", "a=1", "x-1", " -1+1", "SE2321000016-A1B2"] {
+            assert!(!looks_like_formula(plain), "{plain:?} is no formula");
+            assert_eq!(csv_field(plain, true), plain, "{plain:?}");
+        }
+        let formulas = [
+            "-2+3", "+1+1", "-", "+", "--1", "-4.", "-.5", "-4.5.1", "-1e5", "- 1", "-1 ", "=1", "@x", "\t1", "\r1",
+            "+46 70",
+        ];
+        for formula in formulas {
+            assert!(looks_like_formula(formula), "{formula:?} is neutralised");
+            assert_eq!(csv_field(formula, true), quote(&format!("'{formula}")), "{formula:?}");
+        }
+        // Digits beyond ASCII are not a plain number ("-٤٢" is Arabic-Indic 42).
+        assert!(looks_like_formula("-\u{664}\u{662}"));
+        // Only text cells are ever neutralised.
+        assert_eq!(csv_field("-2+3", false), "-2+3");
     }
 }
