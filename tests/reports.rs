@@ -38,6 +38,7 @@ fn every_organisation_gets_its_own_page() {
     assert_eq!(index.lines().count(), orgs.len() + 1, "one index line per organisation:\n{index}");
     assert!(listed.contains(&"org_reports/index.csv"));
 
+    let (mut clearances_checked, mut next_day_clearances) = (0, 0);
     for org in &orgs {
         let id = cell(org, "org_id");
         let file = format!("{}.html", safe_stem(id));
@@ -49,11 +50,14 @@ fn every_organisation_gets_its_own_page() {
 
         // Clearance, in the customer's language.
         if cell(org, "cleared") == "true" {
-            let since = &cell(org, "cleared_at")[..10];
-            assert!(page.contains("Organisationen uppfyller kraven för uppgradering sedan"), "{file}");
-            // cleared_at is UTC; the page gives the Stockholm date, which for these
-            // fixtures (daytime clearances, or 22:00 UTC = midnight) is the same or the next day.
-            let _ = since;
+            // cleared_at is UTC; the page gives its Stockholm date (22:00 UTC in
+            // summer is the next day there), worked out here with jiff, not the crate.
+            let utc: jiff::Timestamp = cell(org, "cleared_at").parse().expect("RFC 3339 cleared_at");
+            let since = utc.in_tz("Europe/Stockholm").expect("zone").date().to_string();
+            let claim = format!("Organisationen uppfyller kraven för uppgradering sedan {since}.");
+            assert!(page.contains(&claim), "{file} should say {claim:?}");
+            clearances_checked += 1;
+            next_day_clearances += usize::from(since != cell(org, "cleared_at")[..10]);
         } else {
             assert!(page.contains("uppfyller ännu inte kraven"), "{file}");
         }
@@ -83,6 +87,9 @@ fn every_organisation_gets_its_own_page() {
             assert!(!page.contains(p.as_str()), "raw personnummer {p} in an org report");
         }
     }
+
+    assert!(clearances_checked >= 2, "the fixture has cleared organisations");
+    assert!(next_day_clearances >= 1, "the fixture has a clearance at 22:00 UTC or later, a day later in Stockholm");
 
     // One page read closely: Region Klar, cleared, with cards under several actions.
     let a001 =

@@ -62,6 +62,11 @@ fn bars(items: &[(String, i64)], colour: &str) -> String {
     s
 }
 
+/// `n` with the noun in the number it takes ("1 organisation", "2 organisations").
+fn counted(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The page for one sweep.
 pub fn render(d: &Ingested, e: &Evaluation, counts: &[OrgCounts], policy: &Policy) -> String {
     let totals = verdict_totals(counts);
@@ -70,10 +75,11 @@ pub fn render(d: &Ingested, e: &Evaluation, counts: &[OrgCounts], policy: &Polic
     let _ = write!(
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>SITHS sweep {date}</title><style>{STYLE}</style></head><body>\
-<h1>SITHS upgrade sweep as of {date}</h1><p class=\"muted\">siths-sweep {version}; {cards} cards of {orgs} organisations; deadline {deadline}.</p>",
+<h1>SITHS upgrade sweep as of {date}</h1><p class=\"muted\">siths-sweep {version}; {cards} of {orgs}; deadline {deadline}.</p>",
         date = format_date(e.dates.as_of),
         version = env!("CARGO_PKG_VERSION"),
-        orgs = counts.len(),
+        cards = counted(cards, "card", "cards"),
+        orgs = counted(counts.len() as i64, "organisation", "organisations"),
         deadline = format_date(policy.deadline),
     );
 
@@ -157,4 +163,16 @@ pub fn render(d: &Ingested, e: &Evaluation, counts: &[OrgCounts], policy: &Polic
     }
     h.push_str("</table></body></html>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn counts_take_the_number_of_their_noun() {
+        assert_eq!(counted(0, "organisation", "organisations"), "0 organisations");
+        assert_eq!(counted(1, "organisation", "organisations"), "1 organisation");
+        assert_eq!(counted(2, "card", "cards"), "2 cards");
+    }
 }
