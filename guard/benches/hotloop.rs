@@ -21,20 +21,36 @@ use siths_sweep::time::parse_date;
 const SAMPLE_CARDS: u64 = 5_000;
 
 /// Instructions allowed before the guard fails: the committed baseline per card + 10%,
-/// for the whole sample. `measure` instead of a number (what
-/// `scripts/hotloop_baseline.sh` writes while it measures) sets no limit.
+/// for the whole sample. The baseline must be a number, or the guard fails: a file that
+/// silently switched the limit off would let CI pass unguarded. Only
+/// `scripts/hotloop_baseline.sh`, while it measures a new baseline, runs without a
+/// limit, through `HOTLOOP_MEASURE_ONLY=1`.
 fn limit() -> Option<u64> {
-    let text = include_str!("hotloop.baseline");
-    let value = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
-    if value == Some("measure") {
+    if std::env::var_os("HOTLOOP_MEASURE_ONLY").is_some_and(|v| v == "1") {
         return None;
     }
-    let per_card: f64 =
-        value.and_then(|l| l.parse().ok()).expect("guard/benches/hotloop.baseline holds instructions per card");
-    Some((per_card * 1.10 * SAMPLE_CARDS as f64).round() as u64)
+    Some(limit_from(include_str!("hotloop.baseline")).unwrap_or_else(|e| panic!("guard/benches/hotloop.baseline: {e}")))
+}
+
+/// The limit a baseline file's text sets: its one non-comment line, a positive number
+/// of instructions per card.
+fn limit_from(text: &str) -> Result<u64, String> {
+    let mut values = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let value = values.next().ok_or("no baseline value")?;
+    if values.next().is_some() {
+        return Err("more than one baseline value".to_string());
+    }
+    let per_card: f64 = value.parse().map_err(|_| format!("{value:?} is not instructions per card"))?;
+    if !(per_card.is_finite() && per_card > 0.0) {
+        return Err(format!("{value:?} is not a positive number"));
+    }
+    Ok((per_card * 1.10 * SAMPLE_CARDS as f64).round() as u64)
 }
 
 fn config() -> LibraryBenchmarkConfig {
+    for (text, ok) in [("# c\n294.3\n", true), ("measure\n", false), ("", false), ("1\n2\n", false), ("-1", false)] {
+        assert_eq!(limit_from(text).is_ok(), ok, "limit_from({text:?})");
+    }
     let mut callgrind = Callgrind::default();
     if let Some(limit) = limit() {
         callgrind.hard_limits([(EventKind::Ir, limit)]);
