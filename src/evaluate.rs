@@ -2,20 +2,15 @@
 //! card, then every card's findings, verdict and action, in parallel. Works on dense
 //! integer indices (organisation and card numbers) so the hot loop never hashes a string.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use rayon::prelude::*;
-use rustc_hash::FxHasher;
 
+use crate::hashing::KeyMap;
 use crate::ingest::{self, Ingested, Parts, Table};
 use crate::rules::admin::{check_admin, clear_org};
 use crate::rules::{
     AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
     evaluate_card,
 };
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Cards evaluated per rayon task: large enough to amortise scheduling, small enough to
 /// balance two to many cores.
@@ -150,7 +145,7 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
         clearance: Vec::new(),
         admins_listed: Vec::new(),
     };
-    let mut index: FxMap<String, u32> = FxMap::default();
+    let mut index: KeyMap<String, u32> = KeyMap::default();
     for i in 0..t.len() {
         let id = t.str("org_id", i).expect("required").to_string();
         index.insert(id.clone(), orgs.ids.len() as u32);

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod error;
 pub mod evaluate;
 pub mod generate;
+pub mod hashing;
 pub mod ingest;
 pub mod output;
 pub mod personnummer;

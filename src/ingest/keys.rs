@@ -5,24 +5,22 @@
 //! into partitions by hash and passing each partition through a hash set of its own:
 //! no per-row allocation, and equal hashes are confirmed by comparing the keys.
 
-use std::hash::{BuildHasher, BuildHasherDefault};
+use std::cmp::Ordering;
 
 use rayon::prelude::*;
-use rustc_hash::FxHasher;
 
 use super::table::NULL_ID;
 use super::{InputFileInfo, Parts, QError, QuarantineRow, RowRef, Table};
+use crate::hashing::hash_of;
 
-pub(super) fn hash_of(parts: impl std::hash::Hash) -> u64 {
-    BuildHasherDefault::<FxHasher>::default().hash_one(parts)
-}
-
-/// A table's key: every row's key hashed, paired with its row, and whether two rows'
-/// keys are equal. Columns are looked up once per part, not once per row.
+/// A table's key: every row's key hashed, paired with its row, and how two rows' keys
+/// order. Columns are looked up once per part, not once per row.
 pub trait Key: Sync {
     /// The key hash of every row of one part, in order.
     fn hashes(&self, part: &Table) -> Vec<u64>;
-    fn same(&self, t: &Parts, a: usize, b: usize) -> bool;
+    /// The order of rows `a` and `b` by key (any total order in which equal keys are
+    /// `Equal`: rows sharing a hash are sorted by it, and duplicates are neighbours).
+    fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering;
 }
 
 /// The key is one plain (not interned) text column.
@@ -33,9 +31,9 @@ impl Key for TextKey {
         let a = part.text(self.0);
         (0..part.len()).map(|i| hash_of(a.is_valid(i).then(|| a.value(i)))).collect()
     }
-    fn same(&self, t: &Parts, a: usize, b: usize) -> bool {
+    fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering {
         let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
-        ta.str(self.0, a) == tb.str(self.0, b)
+        ta.str(self.0, a).cmp(&tb.str(self.0, b))
     }
 }
 
@@ -54,9 +52,9 @@ impl Key for CertKey {
             })
             .collect()
     }
-    fn same(&self, t: &Parts, a: usize, b: usize) -> bool {
+    fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering {
         let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
-        ta.str("issuer", a) == tb.str("issuer", b) && ta.str("cert_serial", a) == tb.str("cert_serial", b)
+        (ta.str("issuer", a), ta.str("cert_serial", a)).cmp(&(tb.str("issuer", b), tb.str("cert_serial", b)))
     }
 }
 
@@ -110,7 +108,7 @@ fn duplicates(
         key.hashes(part).into_iter().enumerate().map(|(i, h)| (h, (start + i) as u32)).collect()
     };
     let mut pairs =
-        duplicate_pairs_in_passes(pass_bits, parts.len(), group_rows, |a, b| key.same(table, a as usize, b as usize));
+        duplicate_pairs_in_passes(pass_bits, parts.len(), group_rows, |a, b| key.order(table, a as usize, b as usize));
     // Partitions finish in any order; the quarantine is built in row order.
     pairs.sort_unstable();
     let mut keep = vec![true; table.len()];
@@ -149,10 +147,10 @@ fn duplicate_pairs_in_passes(
     pass_bits: u32,
     groups: usize,
     group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
-    same: impl Fn(u32, u32) -> bool + Sync,
+    order: impl Fn(u32, u32) -> Ordering + Sync,
 ) -> Vec<(u32, u32)> {
     if pass_bits == 0 {
-        return duplicate_pairs(groups, group_rows, same);
+        return duplicate_pairs(groups, group_rows, order);
     }
     let mut pairs = Vec::new();
     for pass in 0..1u64 << pass_bits {
@@ -161,7 +159,7 @@ fn duplicate_pairs_in_passes(
             // The pass's bits rotated away, so that the partitions spread over the rest.
             rows.map(|(h, row)| (h.rotate_left(pass_bits), row)).collect()
         };
-        pairs.extend(duplicate_pairs(groups, mine, &same));
+        pairs.extend(duplicate_pairs(groups, mine, &order));
     }
     pairs
 }
@@ -175,13 +173,14 @@ fn duplicate_pairs_in_passes(
 /// hash above the row number. Every partition then goes through a hash set on its own,
 /// in parallel, which picks out the rows whose hash another row shares (rare: equal
 /// keys, and chance); only those are sorted. Rows with equal keys have equal hashes, so
-/// they meet in one partition and one run, in row order; rows of a run whose keys
-/// differ are told apart by `same`. (Until session 7 every partition was sorted whole:
-/// a sixth of the key checks' time.)
+/// they meet in one partition and one run, in row order. A run is then sorted by key
+/// (stably, so equal keys stay in row order) and neighbours compared: O(k log k)
+/// comparisons for k rows sharing a hash, where comparing each row with every distinct
+/// key before it was O(k²) for keys crafted to collide.
 fn duplicate_pairs(
     groups: usize,
     group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
-    same: impl Fn(u32, u32) -> bool + Sync,
+    order: impl Fn(u32, u32) -> Ordering + Sync,
 ) -> Vec<(u32, u32)> {
     let partitions = 1usize << PARTITION_BITS;
     let threads = rayon::current_num_threads().max(1);
@@ -252,16 +251,19 @@ fn duplicate_pairs(
             shared.sort_unstable();
             shared.dedup();
             let mut found = Vec::new();
-            let mut first_of: Vec<u32> = Vec::new();
+            let mut run_rows: Vec<u32> = Vec::new();
             for run in shared.chunk_by(|a, b| a >> 32 == b >> 32) {
-                // Rows with one hash, in row order; each is a duplicate of the first
-                // earlier row with an equal key.
-                first_of.clear();
-                for &packed in run {
-                    let i = packed as u32;
-                    match first_of.iter().find(|&&f| same(f, i)) {
-                        Some(&f) => found.push((i, f)),
-                        None => first_of.push(i),
+                // Rows with one hash, in row order, sorted by key: each row is a
+                // duplicate of the first row of its group of equal keys.
+                run_rows.clear();
+                run_rows.extend(run.iter().map(|&packed| packed as u32));
+                run_rows.sort_by(|&a, &b| order(a, b));
+                let mut first = run_rows[0];
+                for pair in run_rows.windows(2) {
+                    if order(pair[0], pair[1]) == Ordering::Equal {
+                        found.push((pair[1], first));
+                    } else {
+                        first = pair[1];
                     }
                 }
             }
@@ -322,7 +324,7 @@ mod tests {
         // not matter, only row numbers.
         let groups: Vec<&[(u64, u32)]> = rows.chunks(3).rev().collect();
         let mut got =
-            duplicate_pairs(groups.len(), |g| groups[g].to_vec(), |a, b| keys[a as usize] == keys[b as usize]);
+            duplicate_pairs(groups.len(), |g| groups[g].to_vec(), |a, b| keys[a as usize].cmp(keys[b as usize]));
         got.sort_unstable();
         assert_eq!(got, [(3, 0), (5, 2), (6, 0), (7, 1)]);
     }
@@ -350,8 +352,8 @@ mod tests {
             let size = 1 + (next() % 500) as usize;
             let groups: Vec<&[(u64, u32)]> = rows.chunks(size).rev().collect();
             let pass_bits = (round % 3) as u32;
-            let same = |a: u32, b: u32| keys[a as usize] == keys[b as usize];
-            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), same);
+            let order = |a: u32, b: u32| keys[a as usize].cmp(&keys[b as usize]);
+            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), order);
             got.sort_unstable();
             let want: Vec<(u32, u32)> = (0..n)
                 .filter_map(|i| {
@@ -360,6 +362,35 @@ mod tests {
                 })
                 .collect();
             assert_eq!(got, want, "round {round}, {n} rows, {pass_bits} pass bits");
+        }
+    }
+
+    /// 100,000 distinct keys that all share one hash, with duplicates among them, cost
+    /// O(n log n) key comparisons (the run is sorted, neighbours compared), where
+    /// comparing each row with every distinct key before it took ~n²/2 = 5·10^9. Both the
+    /// one-pass and the two-pass check are bounded, and they find exactly the duplicates.
+    #[test]
+    fn keys_sharing_one_hash_stay_near_linear() {
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        const N: usize = 100_000;
+        // Every 10th row repeats the key of the row 7 before it.
+        let keys: Vec<u64> = (0..N as u64).map(|i| if i % 10 == 9 { i - 7 } else { i }).collect();
+        let rows: Vec<(u64, u32)> = (0..N).map(|i| (0xDEAD_BEEF_0000_0001, i as u32)).collect();
+        let groups: Vec<&[(u64, u32)]> = rows.chunks(4_096).collect();
+        let want: Vec<(u32, u32)> = (0..N as u32).filter(|i| i % 10 == 9).map(|i| (i, i - 7)).collect();
+        for pass_bits in [0, 1] {
+            let compares = AtomicU64::new(0);
+            let order = |a: u32, b: u32| {
+                compares.fetch_add(1, Relaxed);
+                keys[a as usize].cmp(&keys[b as usize])
+            };
+            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), order);
+            got.sort_unstable();
+            assert_eq!(got, want, "{pass_bits} pass bits");
+            let counted = compares.load(Relaxed);
+            let bound = N as u64 * (u64::from(N.ilog2()) + 2);
+            assert!(counted <= bound, "{pass_bits} pass bits: {counted} comparisons, bound {bound}");
+            eprintln!("duplicate check, one hash for {N} keys, {pass_bits} pass bits: {counted} comparisons");
         }
     }
 }

@@ -6,15 +6,10 @@
 //! cards, issuers) is interned, and a certificate's card_id is replaced by the index of
 //! its card as soon as it is read.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use arrow_array::{Array, ArrayRef, BooleanArray, LargeStringArray, StringArray};
-use rustc_hash::FxHasher;
 
+use crate::hashing::KeyMap;
 use crate::schema::{ColumnKind, InputTable};
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The null of an interned or index column.
 pub const NULL_ID: u32 = u32::MAX;
@@ -541,7 +536,7 @@ fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usiz
             }
         }
         ColumnData::Interned { .. } => {
-            let mut global: FxMap<&str, u32> = FxMap::default();
+            let mut global: KeyMap<&str, u32> = KeyMap::default();
             let mut dict: Vec<String> = Vec::new();
             let mut ids = Vec::with_capacity(n);
             for c in cols {
@@ -573,7 +568,7 @@ fn concat_column<'a>(cols: impl Iterator<Item = &'a ColumnData> + Clone, n: usiz
 #[derive(Default)]
 pub struct Interner {
     dict: Vec<String>,
-    index: FxMap<Box<str>, u32>,
+    index: KeyMap<Box<str>, u32>,
     last: u32,
 }
 
