@@ -9,6 +9,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod hashing;
 pub mod ingest;
+pub mod memory;
 pub mod output;
 pub mod personnummer;
 #[cfg(feature = "query")]

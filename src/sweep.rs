@@ -7,6 +7,7 @@ use crate::aggregate;
 use crate::error::{Error, Result};
 use crate::evaluate;
 use crate::ingest;
+use crate::memory;
 use crate::output::{self, publish::Staging};
 use crate::rules::{Policy, Verdict};
 
@@ -25,6 +26,8 @@ pub struct Plan {
     pub previous: Option<PathBuf>,
     /// Also write `org_reports/<org>.html`, one page per organisation for the customer.
     pub org_reports: bool,
+    /// Refuse an export whose estimated peak memory exceeds what is available.
+    pub memory_check: bool,
 }
 
 /// What a sweep reports when it is done.
@@ -84,6 +87,11 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
         return Err(Error::input(p, "--previous is not a complete sweep output (no manifest.json)"));
     }
     let staging = Staging::new(&plan.out, plan.force)?;
+    let estimate = memory::estimate(&plan.input)?;
+    let available = memory::available();
+    if plan.memory_check {
+        estimate.check(available).map_err(Error::Config)?;
+    }
     let classifier = evaluate::CertClassifier::new(&plan.policy, plan.as_of);
     let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, &classifier, |what| {
         if what == "keys" {
@@ -131,6 +139,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
         verdicts,
         timings_ms: &timings,
         warnings: &data.warnings,
+        memory: memory::manifest_entry(Some(&estimate), available),
     };
     output::write_manifest(&staging.dir, &output::manifest(&data, &written, &facts))?;
     staging.publish()?;

@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// Also write org_reports/<org>.html: one page per organisation, in Swedish, for the customer.
     #[arg(long)]
     org_reports: bool,
+    /// Skip the check that the export fits the memory available (see the README).
+    #[arg(long)]
+    no_memory_check: bool,
     /// Rows per input batch (tuning and tests; results do not depend on it).
     #[arg(long, hide = true, default_value_t = crate::ingest::BATCH_ROWS)]
     batch_rows: usize,
@@ -73,6 +76,7 @@ impl RunArgs {
             batch_rows: self.batch_rows,
             previous: self.previous,
             org_reports: self.org_reports,
+            memory_check: !self.no_memory_check,
         })
     }
 }

@@ -141,6 +141,8 @@ pub struct RunFacts<'a> {
     pub verdicts: [i64; 7],
     pub timings_ms: &'a [(String, u128)],
     pub warnings: &'a [String],
+    /// The memory check's estimate beside the measured peak (`memory::manifest_entry`).
+    pub memory: Value,
 }
 
 pub fn manifest(d: &Ingested, outputs: &[Written], f: &RunFacts<'_>) -> Value {
@@ -167,6 +169,7 @@ pub fn manifest(d: &Ingested, outputs: &[Written], f: &RunFacts<'_>) -> Value {
         "warnings": f.warnings,
         "threads": f.threads,
         "timings_ms": timings,
+        "memory": f.memory,
     })
 }
 
