@@ -1,7 +1,6 @@
 //! Write: every output of SPEC "Output" into a staging folder, the manifest last, then
 //! publish the folder atomically in place of `--out`.
 
-pub mod canonical;
 pub mod files;
 pub mod names;
 pub mod org_reports;

@@ -6,7 +6,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use siths_sweep::output::canonical::{parquet_to_text, rows};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub type Row = BTreeMap<String, Option<String>>;
 
@@ -46,7 +52,127 @@ pub fn s(p: &Path) -> &str {
 }
 
 pub fn table(out: &Path, name: &str) -> Vec<Row> {
-    rows(&parquet_to_text(&out.join(name)).expect("readable output"))
+    rows(&parquet_to_text(&out.join(name)))
+}
+
+// An independent reader of the outputs: the tests must not check the crate's writers
+// with the crate's own formatting. Parquet is read with arrow-rs's reader and every cell
+// formatted here (dates and instants through jiff); CSV is read with the `csv` crate.
+
+/// A Parquet output as text: `# column: type` lines, a tab-separated header, then one
+/// line per row; null is `\N`, lists are `;`-joined, dates `YYYY-MM-DD`, instants RFC
+/// 3339 UTC with microseconds. The golden files in `testdata/` are in this form.
+pub fn parquet_to_text(path: &Path) -> String {
+    let file = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .unwrap_or_else(|e| panic!("{}: not readable Parquet: {e}", path.display()));
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
+    let mut out = String::new();
+    for f in schema.fields() {
+        out.push_str(&format!("# {}: {}\n", f.name(), type_name(f.data_type())));
+    }
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    out.push_str(&names.join("\t"));
+    out.push('\n');
+    for batch in reader {
+        let batch: RecordBatch = batch.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for r in 0..batch.num_rows() {
+            let cells: Vec<String> = batch
+                .columns()
+                .iter()
+                .map(|c| if c.is_null(r) { "\\N".to_string() } else { escape(&cell(c.as_ref(), r)) })
+                .collect();
+            out.push_str(&cells.join("\t"));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The sweep's output types by name (the golden files pin them); others, as `query`
+/// writes through Polars, by arrow-rs's own name.
+fn type_name(t: &DataType) -> String {
+    match t {
+        DataType::Utf8 => "Utf8".into(),
+        DataType::Boolean => "Boolean".into(),
+        DataType::Int32 => "Int32".into(),
+        DataType::Int64 => "Int64".into(),
+        DataType::Float64 => "Float64".into(),
+        DataType::Date32 => "Date32".into(),
+        DataType::Timestamp(TimeUnit::Microsecond, Some(z)) if z.as_ref() == "UTC" => "Timestamp(µs, \"UTC\")".into(),
+        DataType::List(item) if item.data_type() == &DataType::Utf8 => "List(Utf8)".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn cell(a: &dyn Array, r: usize) -> String {
+    match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().value(r).to_string(),
+        DataType::LargeUtf8 => a.as_string::<i64>().value(r).to_string(),
+        DataType::Utf8View => a.as_string_view().value(r).to_string(),
+        DataType::UInt32 => a.as_primitive::<UInt32Type>().value(r).to_string(),
+        DataType::UInt64 => a.as_primitive::<UInt64Type>().value(r).to_string(),
+        DataType::Boolean => a.as_boolean().value(r).to_string(),
+        DataType::Int32 => a.as_primitive::<Int32Type>().value(r).to_string(),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(r).to_string(),
+        DataType::Float64 => a.as_primitive::<Float64Type>().value(r).to_string(),
+        DataType::Date32 => {
+            let days = a.as_primitive::<Date32Type>().value(r);
+            let epoch = jiff::civil::date(1970, 1, 1);
+            epoch.checked_add(jiff::Span::new().days(days)).expect("a date in range").to_string()
+        }
+        DataType::Timestamp(..) => {
+            let micros = a.as_primitive::<TimestampMicrosecondType>().value(r);
+            let utc = jiff::Timestamp::from_microsecond(micros)
+                .expect("an instant in range")
+                .to_zoned(jiff::tz::TimeZone::UTC);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                utc.year(),
+                utc.month(),
+                utc.day(),
+                utc.hour(),
+                utc.minute(),
+                utc.second(),
+                utc.subsec_nanosecond() / 1_000
+            )
+        }
+        DataType::List(_) => {
+            let items = a.as_list::<i32>().value(r);
+            let items = items.as_string::<i32>();
+            (0..items.len()).map(|i| items.value(i)).collect::<Vec<_>>().join(";")
+        }
+        other => panic!("an output column of unexpected type {other:?}"),
+    }
+}
+
+/// Escapes what would break the line format, nothing else.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
+}
+
+/// [`parquet_to_text`]'s rows as maps of column → value (`None` = null).
+pub fn rows(text: &str) -> Vec<Row> {
+    let mut lines = text.lines().filter(|l| !l.starts_with("# "));
+    let Some(header) = lines.next() else { return Vec::new() };
+    let names: Vec<&str> = header.split('\t').collect();
+    lines
+        .map(|l| {
+            names.iter().zip(l.split('\t')).map(|(n, v)| (n.to_string(), (v != "\\N").then(|| v.to_string()))).collect()
+        })
+        .collect()
+}
+
+/// CSV text as records, with the `csv` crate (RFC 4180; every record, the header too).
+pub fn csv_records(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("well-formed CSV").iter().map(str::to_string).collect())
+        .collect()
 }
 
 /// Every input row is either decided or quarantined: nothing is lost.
