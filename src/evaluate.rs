@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::hashing::KeyMap;
-use crate::ingest::{self, Ingested, Parts, Table};
+use crate::ingest::{self, Ingested, NULL_ID, Parts, Table};
 use crate::rules::admin::{check_admin, clear_org};
 use crate::rules::{
     AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
@@ -165,7 +165,15 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
         n
     };
     let (ids, dict) = data.cards.interned("org_id");
-    let of_entry: Vec<u32> = dict.iter().map(|id| number(id)).collect();
+    // A part's dictionary can hold the org_id of a row that was then quarantined (for a
+    // later column, or as a duplicate): only org_ids of valid cards make an organisation.
+    let mut used = vec![false; dict.len()];
+    for &i in ids {
+        if let Some(u) = used.get_mut(i as usize) {
+            *u = true;
+        }
+    }
+    let of_entry: Vec<u32> = dict.iter().zip(used).map(|(id, used)| if used { number(id) } else { NULL_ID }).collect();
     let card_org = ids.iter().map(|&i| of_entry[i as usize]).collect();
     let admins = &data.id_admins;
     let admin_org = (0..admins.len()).map(|i| number(admins.str("org_id", i).expect("required"))).collect();
