@@ -67,7 +67,7 @@ impl Derive for Keep<'_> {
         self.0.bytes(part)
     }
 
-    fn lets_go(&self) -> &'static [&'static str] {
+    fn lets_go(&self) -> &'static [usize] {
         &[]
     }
 }

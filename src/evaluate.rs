@@ -7,10 +7,13 @@ use rayon::prelude::*;
 use crate::hashing::KeyMap;
 use crate::ingest::{self, Ingested, NULL_ID, Parts, Table};
 use crate::rules::admin::{check_admin, clear_org};
+use crate::rules::cert::CertState;
+use crate::rules::cert::is_active;
 use crate::rules::{
     AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
     evaluate_card,
 };
+use crate::schema::cols::{self, cards, certificates as certs, id_admins as admins_cols};
 
 /// Cards evaluated per rayon task: large enough to amortise scheduling, small enough to
 /// balance two to many cores.
@@ -37,37 +40,6 @@ pub struct CertCounts {
     pub third_party_certs: i32,
 }
 
-/// Per certificate: its issuer kind and whether it is active (not revoked, not expired
-/// as of D).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CertState {
-    pub kind: IssuerKind,
-    pub active: bool,
-}
-
-impl CertState {
-    /// One byte, as a certificate part keeps it (`Table::derived`): the kind in the low
-    /// two bits, activity in the third.
-    pub const fn to_byte(self) -> u8 {
-        let kind = match self.kind {
-            IssuerKind::CardIssuer => 0,
-            IssuerKind::Telia => 1,
-            IssuerKind::ThirdParty => 2,
-        };
-        kind | (self.active as u8) << 2
-    }
-
-    pub fn from_byte(b: u8) -> CertState {
-        let kind = match b & 3 {
-            0 => IssuerKind::CardIssuer,
-            1 => IssuerKind::Telia,
-            2 => IssuerKind::ThirdParty,
-            _ => panic!("{b:#04x} is not a certificate state"),
-        };
-        CertState { kind, active: b & 4 != 0 }
-    }
-}
-
 /// Classifies certificates as they are read ([`ingest::Derive`]): issuer kind and
 /// activity as of D, after which their `not_after` and `revoked` are let go.
 pub struct CertClassifier<'a> {
@@ -86,20 +58,20 @@ impl ingest::Derive for CertClassifier<'_> {
     /// Every certificate of `part` as a [`CertState`] byte, in order. Issuers are
     /// interned per part, so each distinct issuer of a part is classified once.
     fn bytes(&self, part: &Table) -> Vec<u8> {
-        let (issuer, dict) = part.interned("issuer");
+        let (issuer, dict) = part.interned(certs::ISSUER);
         let kinds: Vec<IssuerKind> = dict.iter().map(|name| self.policy.issuer_kind(name)).collect();
-        let (not_after, revoked) = (part.times("not_after"), part.bools("revoked"));
+        let (not_after, revoked) = (part.times(certs::NOT_AFTER), part.bools(certs::REVOKED));
         (0..part.len())
             .map(|i| {
-                // Active: "not revoked, and not_after null or its local date ≥ D".
-                let active = revoked[i] != Some(true) && not_after.get(i).is_none_or(|na| na >= self.start_of_as_of);
+                let active = is_active(revoked[i], not_after.get(i), self.start_of_as_of);
                 CertState { kind: kinds[issuer[i] as usize], active }.to_byte()
             })
             .collect()
     }
 
-    fn lets_go(&self) -> &'static [&'static str] {
-        &["not_after", "revoked"]
+    fn lets_go(&self) -> &'static [usize] {
+        const GONE: [usize; 2] = [certs::NOT_AFTER.index, certs::REVOKED.index];
+        &GONE
     }
 }
 
@@ -147,10 +119,10 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
     };
     let mut index: KeyMap<String, u32> = KeyMap::default();
     for i in 0..t.len() {
-        let id = t.str("org_id", i).expect("required").to_string();
+        let id = t.str(cols::organisations::ORG_ID, i).expect("required").to_string();
         index.insert(id.clone(), orgs.ids.len() as u32);
         orgs.ids.push(id);
-        orgs.names.push(t.str("org_name", i).map(str::to_string));
+        orgs.names.push(t.str(cols::organisations::ORG_NAME, i).map(str::to_string));
         orgs.known.push(true);
     }
     let mut number = |id: &str| -> u32 {
@@ -164,7 +136,7 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
         orgs.known.push(false);
         n
     };
-    let (ids, dict) = data.cards.interned("org_id");
+    let (ids, dict) = data.cards.interned(cards::ORG_ID);
     // A part's dictionary can hold the org_id of a row that was then quarantined (for a
     // later column, or as a duplicate): only org_ids of valid cards make an organisation.
     let mut used = vec![false; dict.len()];
@@ -176,7 +148,7 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
     let of_entry: Vec<u32> = dict.iter().zip(used).map(|(id, used)| if used { number(id) } else { NULL_ID }).collect();
     let card_org = ids.iter().map(|&i| of_entry[i as usize]).collect();
     let admins = &data.id_admins;
-    let admin_org = (0..admins.len()).map(|i| number(admins.str("org_id", i).expect("required"))).collect();
+    let admin_org = (0..admins.len()).map(|i| number(admins.str(admins_cols::ORG_ID, i).expect("required"))).collect();
     let n = orgs.ids.len();
     orgs.clearance = vec![OrgClearance::default(); n];
     orgs.admins_listed = vec![0; n];
@@ -186,16 +158,16 @@ fn index_orgs(data: &Ingested) -> (Orgs, Vec<u32>, Vec<u32>) {
 /// Checks every administrator row, then clears each organisation from its rows in
 /// input order.
 fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates, policy: &Policy) -> Vec<AdminVerdict> {
-    let (reg, trained) = (t.times("registered_at"), t.times("trained_at"));
+    let (reg, trained) = (t.times(admins_cols::REGISTERED_AT), t.times(admins_cols::TRAINED_AT));
     let mut verdicts: Vec<AdminVerdict> = (0..t.len())
         .into_par_iter()
         .map(|i| {
             let facts = AdminFacts {
-                name: t.str("name", i),
-                personnummer: t.str("personnummer", i),
-                email: t.str("email", i),
-                care_provider: t.str("care_provider", i),
-                care_unit: t.str("care_unit", i),
+                name: t.str(admins_cols::NAME, i),
+                personnummer: t.str(admins_cols::PERSONNUMMER, i),
+                email: t.str(admins_cols::EMAIL, i),
+                care_provider: t.str(admins_cols::CARE_PROVIDER, i),
+                care_unit: t.str(admins_cols::CARE_UNIT, i),
                 registered_at: reg.get(i),
                 trained_at: trained.get(i),
                 org_known: orgs.known[admin_org[i] as usize],
@@ -226,7 +198,7 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
 /// commutes, so the counts do not depend on order.
 pub fn count_certs(certs: &Parts, n_cards: usize) -> Vec<CertCounts> {
     let mut counts = vec![CertCounts::default(); n_cards];
-    let each = certs.parts.iter().flat_map(|p| p.indices("card_id").iter().copied().zip(cert_states(p)));
+    let each = certs.parts.iter().flat_map(|p| p.indices(certs::CARD).iter().copied().zip(cert_states(p)));
     for (card, c) in each {
         // A certificate rejected by the key checks belongs to no card.
         let Some(k) = counts.get_mut(card as usize) else { continue };
@@ -261,15 +233,15 @@ pub fn card_evaluator<'a>(
     dates: &'a SweepDates,
     policy: &'a Policy,
 ) -> impl Fn(usize) -> CardOutcome + Sync + Send + 'a {
-    let (card_type, status) = (t.labels("card_type"), t.labels("status"));
+    let (card_type, status) = (t.labels(cards::CARD_TYPE), t.labels(cards::STATUS));
     let (ordered, sent, received, upgraded) =
-        (t.times("ordered_at"), t.times("sent_at"), t.times("received_at"), t.times("upgraded_at"));
-    let (auth, sign) = (t.bools("has_auth_code"), t.bools("has_sign_code"));
+        (t.times(cards::ORDERED_AT), t.times(cards::SENT_AT), t.times(cards::RECEIVED_AT), t.times(cards::UPGRADED_AT));
+    let (auth, sign) = (t.bools(cards::HAS_AUTH_CODE), t.bools(cards::HAS_SIGN_CODE));
     move |i| {
         let org = card_org[i] as usize;
         let facts = CardFacts {
-            card_type: if card_type[i] == CardType::Siths as u8 { CardType::Siths } else { CardType::SithsEid },
-            status: status_of(status[i]),
+            card_type: CardType::from_index(card_type[i]).expect("card_type is required and checked on reading"),
+            status: Status::from_index(status[i]).expect("status is required and checked on reading"),
             ordered_at: ordered.get(i).expect("required"),
             sent_at: sent.get(i),
             received_at: received.get(i),
@@ -285,15 +257,6 @@ pub fn card_evaluator<'a>(
     }
 }
 
-fn status_of(code: u8) -> Status {
-    match code {
-        0 => Status::Ordered,
-        1 => Status::Sent,
-        2 => Status::Received,
-        _ => Status::Revoked,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use arrow_array::StringArray;
@@ -301,16 +264,6 @@ mod tests {
     use super::*;
     use crate::ingest::{ColumnData, NULL_TIME, Sources, TextColumn};
     use crate::time::parse_date;
-
-    #[test]
-    fn cert_states_survive_their_byte() {
-        for kind in [IssuerKind::CardIssuer, IssuerKind::Telia, IssuerKind::ThirdParty] {
-            for active in [false, true] {
-                let s = CertState { kind, active };
-                assert_eq!(CertState::from_byte(s.to_byte()), s);
-            }
-        }
-    }
 
     /// Certificates classified as they are read: kind from the issuer, active unless
     /// revoked or expired before local midnight starting D (Stockholm: 23:00 UTC the
@@ -351,7 +304,7 @@ mod tests {
         let got: Vec<(IssuerKind, bool)> = cert_states(&part).map(|s| (s.kind, s.active)).collect();
         assert_eq!(got, want);
         assert!(matches!(part.columns[3], ColumnData::Gone) && matches!(part.columns[4], ColumnData::Gone));
-        assert_eq!(part.str("cert_serial", 5), Some("S5"), "the key columns stay");
+        assert_eq!(part.str(certs::CERT_SERIAL, 5), Some("S5"), "the key columns stay");
         // Rejected rows leave with their bytes.
         let kept = part.filter(&[false, true, true, false, false, true]);
         let got: Vec<bool> = cert_states(&kept).map(|s| s.active).collect();

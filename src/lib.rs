@@ -16,5 +16,7 @@ pub mod personnummer;
 pub mod query;
 pub mod rules;
 pub mod schema;
+pub mod stage;
 pub mod sweep;
 pub mod time;
+pub mod vocabulary;

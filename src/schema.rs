@@ -31,12 +31,9 @@ pub struct InputTable {
     pub name: &'static str,
     /// In SPEC's order, which is also the order row errors are looked for.
     pub columns: &'static [InputColumn],
-}
-
-impl InputTable {
-    pub fn column_index(&self, name: &str) -> usize {
-        self.columns.iter().position(|c| c.name == name).expect("known column")
-    }
+    /// The column whose value names a quarantined row (its `key`): the table's key, or
+    /// none for `id_admins`, whose rows carry personal data.
+    pub named_by: Option<usize>,
 }
 
 const fn col(name: &'static str, kind: ColumnKind, required: bool) -> InputColumn {
@@ -50,8 +47,11 @@ const fn interned(name: &'static str, required: bool) -> InputColumn {
 
 use ColumnKind::{Bool, Label, Text, Time};
 
-pub const ORGANISATIONS: InputTable =
-    InputTable { name: "organisations", columns: &[col("org_id", Text, true), col("org_name", Text, false)] };
+pub const ORGANISATIONS: InputTable = InputTable {
+    name: "organisations",
+    columns: &[col("org_id", Text, true), col("org_name", Text, false)],
+    named_by: Some(0),
+};
 
 pub const ID_ADMINS: InputTable = InputTable {
     name: "id_admins",
@@ -65,6 +65,7 @@ pub const ID_ADMINS: InputTable = InputTable {
         col("registered_at", Time, false),
         col("trained_at", Time, false),
     ],
+    named_by: None,
 };
 
 pub const CARDS: InputTable = InputTable {
@@ -82,6 +83,7 @@ pub const CARDS: InputTable = InputTable {
         col("has_auth_code", Bool, false),
         col("has_sign_code", Bool, false),
     ],
+    named_by: Some(0),
 };
 
 pub const CERTIFICATES: InputTable = InputTable {
@@ -93,7 +95,156 @@ pub const CERTIFICATES: InputTable = InputTable {
         col("not_after", Time, false),
         col("revoked", Bool, false),
     ],
+    named_by: Some(0),
 };
+
+/// A column of an input table as the pipeline reads it: its table, its place and, in
+/// its type, what it holds once read (one of the markers in [`held`]), so that reading
+/// it with the wrong accessor does not compile. The handles are the constants in
+/// [`cols`]; each is checked against its table's declaration when the crate compiles.
+#[derive(Debug)]
+pub struct Col<K> {
+    pub table: &'static str,
+    pub name: &'static str,
+    pub index: usize,
+    held: std::marker::PhantomData<K>,
+}
+
+impl<K> Clone for Col<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Col<K> {}
+
+/// What a column holds once read.
+pub mod held {
+    use super::ColumnKind;
+
+    /// A marker's column declaration: its kind and whether it is interned.
+    pub trait Held {
+        const KIND: ColumnKind;
+        const INTERNED: bool;
+    }
+
+    /// Text whose rows are read one by one (identifiers, names).
+    #[derive(Debug)]
+    pub struct Text;
+    /// Few distinct texts, held as ids into a dictionary.
+    #[derive(Debug)]
+    pub struct Interned;
+    /// A label, held as its vocabulary's index.
+    #[derive(Debug)]
+    pub struct Label;
+    #[derive(Debug)]
+    pub struct Time;
+    #[derive(Debug)]
+    pub struct Bool;
+    /// A certificate's card_id, held as its card's row in `cards` once read.
+    #[derive(Debug)]
+    pub struct CardRow;
+
+    macro_rules! held {
+        ($($marker:ident: $kind:ident, $interned:literal;)+) => {
+            $(impl Held for $marker {
+                const KIND: ColumnKind = ColumnKind::$kind;
+                const INTERNED: bool = $interned;
+            })+
+        };
+    }
+    held! {
+        Text: Text, false;
+        Interned: Text, true;
+        Label: Label, false;
+        Time: Time, false;
+        Bool: Bool, false;
+        CardRow: Text, false;
+    }
+
+    /// Markers whose rows read as text ([`crate::ingest::Table::str`]).
+    pub trait Textual {}
+    impl Textual for Text {}
+    impl Textual for Interned {}
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The handle of column `name` of `table`. Evaluated at compile time: a name the table
+/// does not declare, or a declaration that does not hold `K`, fails the build.
+const fn column<K: held::Held>(table: &InputTable, name: &'static str) -> Col<K> {
+    let mut index = 0;
+    while index < table.columns.len() {
+        let c = &table.columns[index];
+        if same(c.name, name) {
+            assert!(c.kind as u8 == K::KIND as u8 && c.interned == K::INTERNED, "the column does not hold that");
+            return Col { table: table.name, name, index, held: std::marker::PhantomData };
+        }
+        index += 1;
+    }
+    panic!("the table has no such column")
+}
+
+/// The handle of every input column the pipeline reads after conversion.
+pub mod cols {
+    use super::held::{Bool, CardRow, Interned, Label, Text, Time};
+    use super::{CARDS, CERTIFICATES, Col, ID_ADMINS, ORGANISATIONS, column};
+
+    pub mod organisations {
+        use super::*;
+        pub const ORG_ID: Col<Text> = column(&ORGANISATIONS, "org_id");
+        pub const ORG_NAME: Col<Text> = column(&ORGANISATIONS, "org_name");
+    }
+
+    pub mod id_admins {
+        use super::*;
+        pub const ORG_ID: Col<Text> = column(&ID_ADMINS, "org_id");
+        pub const NAME: Col<Text> = column(&ID_ADMINS, "name");
+        pub const PERSONNUMMER: Col<Text> = column(&ID_ADMINS, "personnummer");
+        pub const EMAIL: Col<Text> = column(&ID_ADMINS, "email");
+        pub const CARE_PROVIDER: Col<Text> = column(&ID_ADMINS, "care_provider");
+        pub const CARE_UNIT: Col<Text> = column(&ID_ADMINS, "care_unit");
+        pub const REGISTERED_AT: Col<Time> = column(&ID_ADMINS, "registered_at");
+        pub const TRAINED_AT: Col<Time> = column(&ID_ADMINS, "trained_at");
+    }
+
+    pub mod cards {
+        use super::*;
+        pub const CARD_ID: Col<Text> = column(&CARDS, "card_id");
+        pub const ORG_ID: Col<Interned> = column(&CARDS, "org_id");
+        pub const CARE_UNIT: Col<Interned> = column(&CARDS, "care_unit");
+        pub const CARD_TYPE: Col<Label> = column(&CARDS, "card_type");
+        pub const STATUS: Col<Label> = column(&CARDS, "status");
+        pub const ORDERED_AT: Col<Time> = column(&CARDS, "ordered_at");
+        pub const SENT_AT: Col<Time> = column(&CARDS, "sent_at");
+        pub const RECEIVED_AT: Col<Time> = column(&CARDS, "received_at");
+        pub const UPGRADED_AT: Col<Time> = column(&CARDS, "upgraded_at");
+        pub const HAS_AUTH_CODE: Col<Bool> = column(&CARDS, "has_auth_code");
+        pub const HAS_SIGN_CODE: Col<Bool> = column(&CARDS, "has_sign_code");
+    }
+
+    pub mod certificates {
+        use super::*;
+        pub const CERT_SERIAL: Col<Text> = column(&CERTIFICATES, "cert_serial");
+        pub const CARD: Col<CardRow> = column(&CERTIFICATES, "card_id");
+        pub const ISSUER: Col<Interned> = column(&CERTIFICATES, "issuer");
+        pub const NOT_AFTER: Col<Time> = column(&CERTIFICATES, "not_after");
+        pub const REVOKED: Col<Bool> = column(&CERTIFICATES, "revoked");
+    }
+}
 
 /// The four input tables in the order they are read.
 pub const INPUT_TABLES: [InputTable; 4] = [ORGANISATIONS, ID_ADMINS, CARDS, CERTIFICATES];
@@ -214,4 +365,15 @@ pub fn quarantine() -> SchemaRef {
         ("error", Utf8),
         ("detail", Utf8),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarantined_rows_are_named_by_their_tables_key() {
+        let named: Vec<Option<&str>> = INPUT_TABLES.iter().map(|t| t.named_by.map(|i| t.columns[i].name)).collect();
+        assert_eq!(named, [Some("org_id"), None, Some("card_id"), Some("cert_serial")]);
+    }
 }

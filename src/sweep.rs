@@ -10,6 +10,7 @@ use crate::ingest;
 use crate::memory;
 use crate::output::{self, publish::Staging};
 use crate::rules::{Policy, Verdict};
+use crate::stage::Stage;
 
 /// A sweep's validated settings: nothing after this sees command-line types.
 #[derive(Clone, Debug)]
@@ -35,7 +36,7 @@ pub struct Plan {
 pub struct Summary {
     pub as_of: i32,
     pub cards: usize,
-    pub verdicts: [i64; 7],
+    pub verdicts: [i64; Verdict::COUNT],
     pub revocation_candidates: u64,
     pub revocation_certificates: u64,
     pub quarantined: usize,
@@ -55,24 +56,22 @@ impl Summary {
 /// Wall time per stage, for the manifest's `timings_ms`.
 #[derive(Default)]
 struct Clock {
-    current: Option<(String, Instant)>,
+    current: Option<(Stage, Instant)>,
     laps: Vec<(String, u128)>,
 }
 
 impl Clock {
-    /// Ends the current stage and starts `next` (none if empty).
-    fn lap(&mut self, next: &str) {
-        if let Some((name, t)) = self.current.take() {
-            self.laps.push((name, t.elapsed().as_millis()));
+    /// Ends the current stage and starts `next`, if any.
+    fn lap(&mut self, next: Option<Stage>) {
+        if let Some((stage, t)) = self.current.take() {
+            self.laps.push((stage.code().to_string(), t.elapsed().as_millis()));
         }
-        if !next.is_empty() {
-            self.current = Some((next.to_string(), Instant::now()));
-        }
+        self.current = next.map(|s| (s, Instant::now()));
     }
 }
 
 /// Runs a sweep on a rayon pool of `plan.threads`, telling `stage` as each stage starts.
-pub fn run(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary> {
+pub fn run(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Summary> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.threads)
         .build()
@@ -80,7 +79,7 @@ pub fn run(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary>
     pool.install(|| run_in_pool(plan, stage))
 }
 
-fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summary> {
+fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Summary> {
     let mut clock = Clock::default();
     // Fail on a bad --out or --previous before reading gigabytes.
     if let Some(p) = plan.previous.as_ref().filter(|p| !p.join("manifest.json").is_file()) {
@@ -93,33 +92,24 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
         estimate.check(available).map_err(Error::Config)?;
     }
     let classifier = evaluate::CertClassifier::new(&plan.policy, plan.as_of);
-    let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, &classifier, |what| {
-        if what == "keys" {
-            clock.lap("keys");
-            stage("checking duplicate keys");
-        } else {
-            clock.lap(&format!("read_{what}"));
-            stage(&format!("reading {what}"));
-        }
-    })?;
-    clock.lap("evaluate");
-    stage("evaluating cards");
+    let mut start = |s: Stage| {
+        clock.lap(Some(s));
+        stage(s);
+    };
+    let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, &classifier, &mut start)?;
+    start(Stage::Evaluate);
     let eval = evaluate::evaluate(&data, &plan.policy, plan.as_of);
-    clock.lap("aggregate");
-    stage("aggregating organisations");
+    start(Stage::Aggregate);
     let counts = aggregate::rollup(&eval);
-    clock.lap("write");
-    stage("writing outputs");
+    start(Stage::Write);
     let mut written = output::write_outputs(&staging.dir, &mut data, &eval, &counts, &plan.policy)?;
     if plan.org_reports {
-        clock.lap("org_reports");
-        stage("writing organisation reports");
+        start(Stage::OrgReports);
         written.extend(output::org_reports::write(&staging.dir, plan.as_of, &plan.policy)?);
     }
     let mut diff_summary = None;
     if let Some(previous) = &plan.previous {
-        clock.lap("diff");
-        stage("comparing with the previous sweep");
+        start(Stage::Diff);
         let meta = crate::diff::SweepMeta {
             as_of: plan.as_of,
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -129,7 +119,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(&str) + Send)) -> Result<Summ
         written.extend(crate::diff::write(&staging.dir, &d)?);
         diff_summary = Some(d.summary);
     }
-    clock.lap("");
+    clock.lap(None);
     let timings = clock.laps;
     let verdicts = aggregate::verdict_totals(&counts);
     let facts = output::RunFacts {

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::{EXIT_ERROR, EXIT_OK, EXIT_QUARANTINE, Failure, parse_as_of, progress::Stages};
 use crate::rules::{Policy, Verdict};
+use crate::stage::Stage;
 use crate::sweep::{self, Plan, Summary};
 use crate::time::format_date;
 
@@ -87,7 +88,7 @@ pub fn main(args: RunArgs) -> Result<u8, Failure> {
     let mut stages = Stages::new(quiet);
     let started = std::time::Instant::now();
     let summary = {
-        let mut on_stage = |name: &str| stages.stage(name);
+        let mut on_stage = |s: Stage| stages.stage(s.facts());
         sweep::run(&plan, &mut on_stage)?
     };
     stages.finish();

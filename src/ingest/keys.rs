@@ -12,6 +12,8 @@ use rayon::prelude::*;
 use super::table::NULL_ID;
 use super::{InputFileInfo, Parts, QError, QuarantineRow, RowRef, Table};
 use crate::hashing::hash_of;
+use crate::schema::cols::certificates as certs;
+use crate::schema::{Col, held};
 
 /// A table's key: every row's key hashed, paired with its row, and how two rows' keys
 /// order. Columns are looked up once per part, not once per row.
@@ -21,10 +23,12 @@ pub trait Key: Sync {
     /// The order of rows `a` and `b` by key (any total order in which equal keys are
     /// `Equal`: rows sharing a hash are sorted by it, and duplicates are neighbours).
     fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering;
+    /// The identifier a quarantined duplicate is named by (its `key` column).
+    fn identifier<'a>(&self, part: &'a Table, r: usize) -> Option<&'a str>;
 }
 
 /// The key is one plain (not interned) text column.
-pub struct TextKey(pub &'static str);
+pub struct TextKey(pub Col<held::Text>);
 
 impl Key for TextKey {
     fn hashes(&self, part: &Table) -> Vec<u64> {
@@ -35,6 +39,9 @@ impl Key for TextKey {
         let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
         ta.str(self.0, a).cmp(&tb.str(self.0, b))
     }
+    fn identifier<'a>(&self, part: &'a Table, r: usize) -> Option<&'a str> {
+        part.str(self.0, r)
+    }
 }
 
 /// A certificate's key: (issuer, cert_serial). The issuer is compared as text: every
@@ -43,7 +50,7 @@ pub struct CertKey;
 
 impl Key for CertKey {
     fn hashes(&self, part: &Table) -> Vec<u64> {
-        let ((ids, dict), serial) = (part.interned("issuer"), part.text("cert_serial"));
+        let ((ids, dict), serial) = (part.interned(certs::ISSUER), part.text(certs::CERT_SERIAL));
         let issuer_hash: Vec<u64> = dict.iter().map(|d| hash_of(d.as_str())).collect();
         (0..part.len())
             .map(|i| {
@@ -54,7 +61,11 @@ impl Key for CertKey {
     }
     fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering {
         let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
-        (ta.str("issuer", a), ta.str("cert_serial", a)).cmp(&(tb.str("issuer", b), tb.str("cert_serial", b)))
+        (ta.str(certs::ISSUER, a), ta.str(certs::CERT_SERIAL, a))
+            .cmp(&(tb.str(certs::ISSUER, b), tb.str(certs::CERT_SERIAL, b)))
+    }
+    fn identifier<'a>(&self, part: &'a Table, r: usize) -> Option<&'a str> {
+        part.str(certs::CERT_SERIAL, r)
     }
 }
 
@@ -79,7 +90,7 @@ pub fn dedup_certificates(mut certs: Parts, files: &[InputFileInfo], quarantine:
     unknown_cards(&certs, &mut keep, quarantine);
     let starts: Vec<usize> = certs.with_starts().map(|(_, s)| s).collect();
     for (part, start) in certs.parts.iter_mut().zip(starts) {
-        for (card, &k) in part.indices_mut("card_id").iter_mut().zip(&keep[start..]) {
+        for (card, &k) in part.indices_mut(certs::CARD).iter_mut().zip(&keep[start..]) {
             if !k {
                 *card = NULL_ID;
             }
@@ -112,7 +123,6 @@ fn duplicates(
     // Partitions finish in any order; the quarantine is built in row order.
     pairs.sort_unstable();
     let mut keep = vec![true; table.len()];
-    let id_col = table.def.columns[0].name;
     for (i, f) in pairs {
         keep[i as usize] = false;
         let (s, j) = (table.source(i as usize), table.source(f as usize));
@@ -121,7 +131,7 @@ fn duplicates(
             table: table.def.name,
             file: s.file(),
             row: s.row(),
-            key: part.str(id_col, r).map(str::to_string),
+            key: key.identifier(part, r).map(str::to_string),
             column: Some(column),
             error: QError::DuplicateKey,
             detail: duplicate_detail(files, s, j),
@@ -288,7 +298,7 @@ fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> Str
 /// [`NULL_ID`] while reading) and stops keeping them.
 fn unknown_cards(certs: &Parts, keep: &mut [bool], quarantine: &mut Vec<QuarantineRow>) {
     for (part, start) in certs.with_starts() {
-        for (r, &card) in part.indices("card_id").iter().enumerate() {
+        for (r, &card) in part.indices(certs::CARD).iter().enumerate() {
             if keep[start + r] && card == NULL_ID {
                 keep[start + r] = false;
                 let s = part.source.get(r);
@@ -296,7 +306,7 @@ fn unknown_cards(certs: &Parts, keep: &mut [bool], quarantine: &mut Vec<Quaranti
                     table: certs.def.name,
                     file: s.file(),
                     row: s.row(),
-                    key: part.str("cert_serial", r).map(str::to_string),
+                    key: part.str(certs::CERT_SERIAL, r).map(str::to_string),
                     column: Some("card_id"),
                     error: QError::UnknownCard,
                     detail: "no valid card has this card_id".to_string(),

@@ -27,8 +27,10 @@ use schema::ColumnKind;
 pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Sources, Table, TextColumn, Times};
 
 use crate::error::{Error, Result};
-use crate::schema::{self, InputTable};
+use crate::schema::{self, InputTable, cols};
+use crate::stage::Stage;
 use crate::time::Zone;
+use crate::vocabulary::vocabulary;
 use values::{CellError, ColumnReader, Value};
 
 /// Rows per input batch by default: arrow-rs's default of 1024 is several times slower
@@ -63,25 +65,14 @@ pub struct RawBatch {
     pub int96: Vec<bool>,
 }
 
-/// SPEC's quarantine error codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum QError {
-    MalformedRow,
-    MissingRequired,
-    BadValue,
-    DuplicateKey,
-    UnknownCard,
-}
-
-impl QError {
-    pub const fn code(self) -> &'static str {
-        match self {
-            QError::MalformedRow => "MALFORMED_ROW",
-            QError::MissingRequired => "MISSING_REQUIRED",
-            QError::BadValue => "BAD_VALUE",
-            QError::DuplicateKey => "DUPLICATE_KEY",
-            QError::UnknownCard => "UNKNOWN_CARD",
-        }
+vocabulary! {
+    /// SPEC's quarantine error codes.
+    pub enum QError {
+        MalformedRow = "MALFORMED_ROW",
+        MissingRequired = "MISSING_REQUIRED",
+        BadValue = "BAD_VALUE",
+        DuplicateKey = "DUPLICATE_KEY",
+        UnknownCard = "UNKNOWN_CARD",
     }
 }
 
@@ -147,8 +138,9 @@ pub struct Resolver<'a> {
 pub trait Derive: Sync {
     /// One byte per row of `part`, in order.
     fn bytes(&self, part: &Table) -> Vec<u8>;
-    /// Columns nothing reads after `bytes`: they become [`ColumnData::Gone`].
-    fn lets_go(&self) -> &'static [&'static str];
+    /// Columns (their indices in the table) nothing reads after `bytes`: they become
+    /// [`ColumnData::Gone`].
+    fn lets_go(&self) -> &'static [usize];
 }
 
 /// What reading the certificates does besides converting them.
@@ -194,7 +186,7 @@ pub fn ingest(
     zone: &Zone,
     batch_rows: usize,
     derive: &dyn Derive,
-    mut stage: impl FnMut(&str),
+    mut stage: impl FnMut(Stage),
 ) -> Result<Ingested> {
     let mut warnings = Vec::new();
     let [orgs, admins, cards, certs] = schema::INPUT_TABLES;
@@ -205,25 +197,26 @@ pub fn ingest(
     }
     let (mut files, mut q) = (Vec::new(), Vec::new());
     let rows = batch_rows.max(1);
-    stage(orgs.name);
+    stage(Stage::ReadOrganisations);
     let organisations = read_parts(&orgs, &found[0], zone, rows, None, &mut files, &mut q)?;
-    stage(admins.name);
+    stage(Stage::ReadIdAdmins);
     let id_admins = read_parts(&admins, &found[1], zone, rows, None, &mut files, &mut q)?.into_table(None);
-    stage(cards.name);
+    stage(Stage::ReadCards);
     let cards_read = read_parts(&cards, &found[2], zone, rows, None, &mut files, &mut q)?;
-    let cards = keys::dedup(cards_read, &files, &mut q, &keys::TextKey("card_id"), "card_id");
+    let cards = keys::dedup(cards_read, &files, &mut q, &keys::TextKey(cols::cards::CARD_ID), "card_id");
     // Certificates learn their card's index as they are read, so the card_id strings
     // of tens of millions of certificates are never kept.
-    let ids = cards.text("card_id");
+    let ids = cards.text(cols::cards::CARD_ID);
     let index = index::CardIndex::new(ids);
     let lookup = |id: &str| index.get(id);
     let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
     let reading = CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive };
-    stage(certs.name);
+    stage(Stage::ReadCertificates);
     let certificates = read_parts(&certs, &found[3], zone, rows, Some(&reading), &mut files, &mut q)?;
     drop(index);
-    stage("keys");
-    let organisations = keys::dedup(organisations, &files, &mut q, &keys::TextKey("org_id"), "org_id");
+    stage(Stage::Keys);
+    let organisations =
+        keys::dedup(organisations, &files, &mut q, &keys::TextKey(cols::organisations::ORG_ID), "org_id");
     // Every batch resolved its card_ids as it was read.
     let certificates = keys::dedup_certificates(certificates, &files, &mut q);
     for row in &q {
@@ -316,17 +309,6 @@ pub fn file_sha256(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex(&h.finalize()))
-}
-
-/// The key column whose value names a quarantined row (none for `id_admins`, whose rows
-/// carry personal data).
-fn key_column(table: &InputTable) -> Option<usize> {
-    match table.name {
-        "organisations" => Some(table.column_index("org_id")),
-        "cards" => Some(table.column_index("card_id")),
-        "certificates" => Some(table.column_index("cert_serial")),
-        _ => None,
-    }
 }
 
 /// Converts one raw batch column by column (each column's type is dispatched once, its
@@ -490,7 +472,7 @@ pub fn convert_batch(
     if errors.is_empty() {
         return (all, Vec::new());
     }
-    let key = key_column(table).map(|k| values::TextAccess::new(batch.columns[k].as_ref().expect("keys are required")));
+    let key = table.named_by.map(|k| values::TextAccess::new(batch.columns[k].as_ref().expect("keys are required")));
     let mut quarantine = Vec::with_capacity(errors.len());
     let mut errors = errors.into_iter().map(Some).collect::<Vec<_>>();
     for (i, &e) in first_error.iter().enumerate().filter(|(_, e)| **e != OK) {
@@ -741,9 +723,9 @@ mod tests {
         let (t, q) = convert_batch(&batch, &schema::CARDS, &zone, None);
         let got: Vec<_> = q.iter().map(|r| (r.row, r.column.unwrap(), r.error)).collect();
         assert_eq!(got, [(2, "ordered_at", QError::MissingRequired), (3, "ordered_at", QError::BadValue),]);
-        assert_eq!(t.times("ordered_at").0, [1_600_000_000_000_000, max, -1]);
-        assert_eq!(t.times("sent_at").0, [NULL_TIME, 7, 8]);
-        assert_eq!(t.bools("has_auth_code"), [Some(true), Some(true), None]);
+        assert_eq!(t.times(cols::cards::ORDERED_AT).0, [1_600_000_000_000_000, max, -1]);
+        assert_eq!(t.times(cols::cards::SENT_AT).0, [NULL_TIME, 7, 8]);
+        assert_eq!(t.bools(cols::cards::HAS_AUTH_CODE), [Some(true), Some(true), None]);
     }
 
     /// Text decoded into a buffer with far more room than text is copied to a buffer of
@@ -841,7 +823,7 @@ mod tests {
         let (t, q) = convert_batch(&batch, &schema::CERTIFICATES, &zone, Some(&resolve));
         assert!(q.is_empty());
         let want: Vec<u32> = order.iter().map(|c| lookup(c)).collect();
-        assert_eq!(t.indices("card_id"), want.as_slice());
+        assert_eq!(t.indices(cols::certificates::CARD), want.as_slice());
         assert_eq!(want[6], NULL_ID);
     }
 }

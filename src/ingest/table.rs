@@ -9,7 +9,7 @@
 use arrow_array::{Array, ArrayRef, BooleanArray, LargeStringArray, StringArray};
 
 use crate::hashing::KeyMap;
-use crate::schema::{ColumnKind, InputTable};
+use crate::schema::{Col, ColumnKind, InputTable, held};
 
 /// The null of an interned or index column.
 pub const NULL_ID: u32 = u32::MAX;
@@ -264,10 +264,13 @@ impl Table {
         self.len() == 0
     }
 
-    fn column(&self, name: &str) -> &ColumnData {
-        match &self.columns[self.def.column_index(name)] {
-            ColumnData::Gone => panic!("{name} was let go once its rows were classified"),
-            c => c,
+    /// The column `c` reads. A handle of another table is a programming error that
+    /// every test run would meet, hence the assertion.
+    fn column<K>(&self, c: Col<K>) -> &ColumnData {
+        debug_assert_eq!(self.def.name, c.table, "{} is a column of {}", c.name, c.table);
+        match &self.columns[c.index] {
+            ColumnData::Gone => panic!("{} was let go once its rows were classified", c.name),
+            data => data,
         }
     }
 
@@ -275,68 +278,69 @@ impl Table {
     pub fn derive(&mut self, d: &dyn super::Derive) {
         self.derived = d.bytes(self);
         assert_eq!(self.derived.len(), self.len(), "a derived byte per row");
-        for name in d.lets_go() {
-            self.columns[self.def.column_index(name)] = ColumnData::Gone;
+        for &index in d.lets_go() {
+            self.columns[index] = ColumnData::Gone;
         }
     }
 
-    pub fn text(&self, name: &str) -> &TextColumn {
-        match self.column(name) {
+    pub fn text(&self, c: Col<held::Text>) -> &TextColumn {
+        match self.column(c) {
             ColumnData::Text(a) => a,
-            _ => panic!("{name} is not a plain text column"),
+            _ => unreachable!("{} is declared plain text", c.name),
         }
     }
 
     /// A text value (plain or interned), `None` for null.
-    pub fn str(&self, name: &str, i: usize) -> Option<&str> {
-        match self.column(name) {
+    pub fn str<K: held::Textual>(&self, c: Col<K>, i: usize) -> Option<&str> {
+        match self.column(c) {
             ColumnData::Text(a) => a.is_valid(i).then(|| a.value(i)),
             ColumnData::Interned { ids, dict } => (ids[i] != NULL_ID).then(|| dict[ids[i] as usize].as_str()),
-            _ => panic!("{name} is not a text column"),
+            _ => unreachable!("{} is declared text", c.name),
         }
     }
 
     /// An interned column's ids and dictionary.
-    pub fn interned(&self, name: &str) -> (&[u32], &[String]) {
-        match self.column(name) {
+    pub fn interned(&self, c: Col<held::Interned>) -> (&[u32], &[String]) {
+        match self.column(c) {
             ColumnData::Interned { ids, dict } => (ids, dict),
-            _ => panic!("{name} is not an interned column"),
+            _ => unreachable!("{} is declared interned", c.name),
         }
     }
 
-    pub fn indices(&self, name: &str) -> &[u32] {
-        match self.column(name) {
+    /// Each row's card in `cards` ([`NULL_ID`] for none).
+    pub fn indices(&self, c: Col<held::CardRow>) -> &[u32] {
+        match self.column(c) {
             ColumnData::Index(v) => v,
-            _ => panic!("{name} is not an index column"),
+            _ => unreachable!("{} holds card rows once read", c.name),
         }
     }
 
-    pub fn indices_mut(&mut self, name: &str) -> &mut [u32] {
-        let i = self.def.column_index(name);
-        match &mut self.columns[i] {
+    pub fn indices_mut(&mut self, c: Col<held::CardRow>) -> &mut [u32] {
+        match &mut self.columns[c.index] {
             ColumnData::Index(v) => v,
-            _ => panic!("{name} is not an index column"),
+            _ => unreachable!("{} holds card rows once read", c.name),
         }
     }
 
-    pub fn labels(&self, name: &str) -> &[u8] {
-        match self.column(name) {
+    /// Each row's label as the index of its vocabulary entry (`Status as u8`, …).
+    pub fn labels(&self, c: Col<held::Label>) -> &[u8] {
+        match self.column(c) {
             ColumnData::Label(v) => v,
-            _ => panic!("{name} is not a label column"),
+            _ => unreachable!("{} is declared a label", c.name),
         }
     }
 
-    pub fn times(&self, name: &str) -> Times<'_> {
-        match self.column(name) {
+    pub fn times(&self, c: Col<held::Time>) -> Times<'_> {
+        match self.column(c) {
             ColumnData::Time(v) => Times(v),
-            _ => panic!("{name} is not a time column"),
+            _ => unreachable!("{} is declared a time", c.name),
         }
     }
 
-    pub fn bools(&self, name: &str) -> &[Option<bool>] {
-        match self.column(name) {
+    pub fn bools(&self, c: Col<held::Bool>) -> &[Option<bool>] {
+        match self.column(c) {
             ColumnData::Bool(v) => v,
-            _ => panic!("{name} is not a boolean column"),
+            _ => unreachable!("{} is declared a boolean", c.name),
         }
     }
 
@@ -487,14 +491,14 @@ impl Parts {
     }
 
     /// A text value (plain or interned) of row `i`, `None` for null.
-    pub fn str(&self, name: &str, i: usize) -> Option<&str> {
+    pub fn str<K: held::Textual>(&self, c: Col<K>, i: usize) -> Option<&str> {
         let (t, r) = self.locate(i);
-        t.str(name, r)
+        t.str(c, r)
     }
 
-    /// Every part's index column `name`, in order (resolved key columns).
-    pub fn indices<'a>(&'a self, name: &'a str) -> impl Iterator<Item = u32> + 'a {
-        self.parts.iter().flat_map(move |p| p.indices(name).iter().copied())
+    /// Every part's card rows, in order.
+    pub fn indices(&self, c: Col<held::CardRow>) -> impl Iterator<Item = u32> + '_ {
+        self.parts.iter().flat_map(move |p| p.indices(c).iter().copied())
     }
 }
 
@@ -603,6 +607,7 @@ fn pick<T: Copy>(keep: &[bool], v: &[T]) -> Vec<T> {
 mod tests {
     use super::*;
     use crate::schema::ORGANISATIONS;
+    use crate::schema::cols::organisations::ORG_ID;
 
     fn part(first_row: u64, rows: usize) -> Table {
         let ids: Vec<String> = (0..rows).map(|i| format!("O{}", first_row + i as u64)).collect();
@@ -628,9 +633,9 @@ mod tests {
         let rows: Vec<u64> = (0..5).map(|i| parts.source(i).row()).collect();
         assert_eq!(rows, [1, 2, 3, 4, 5]);
         let (t, r) = parts.locate(3);
-        assert_eq!((t.str("org_id", r), r), (Some("O4"), 0));
+        assert_eq!((t.str(ORG_ID, r), r), (Some("O4"), 0));
         let table = parts.into_table(Some(&[true, false, true, true, false]));
-        let ids: Vec<_> = (0..table.len()).map(|i| table.str("org_id", i).unwrap().to_string()).collect();
+        let ids: Vec<_> = (0..table.len()).map(|i| table.str(ORG_ID, i).unwrap().to_string()).collect();
         assert_eq!(ids, ["O1", "O3", "O4"]);
         assert_eq!(table.source.iter().map(|s| s.row()).collect::<Vec<_>>(), [1, 3, 4]);
         assert_eq!((0..3).map(|i| table.source.get(i).row()).collect::<Vec<_>>(), [1, 3, 4]);
@@ -675,11 +680,11 @@ mod tests {
         let mut wide = part(4, 2);
         wide.columns[0] = ColumnData::Text(TextColumn::Large(LargeStringArray::from(vec![Some("O4"), None])));
         let t = Parts::new(ORGANISATIONS, vec![part(1, 3), wide, part(6, 1)]).into_table(None);
-        let ids: Vec<Option<&str>> = (0..t.len()).map(|i| t.str("org_id", i)).collect();
+        let ids: Vec<Option<&str>> = (0..t.len()).map(|i| t.str(ORG_ID, i)).collect();
         assert_eq!(ids, [Some("O1"), Some("O2"), Some("O3"), Some("O4"), None, Some("O6")]);
-        assert!(matches!(t.text("org_id"), TextColumn::Large(_)));
+        assert!(matches!(t.text(ORG_ID), TextColumn::Large(_)));
         let narrow = Parts::new(ORGANISATIONS, vec![part(1, 2), part(3, 1)]).into_table(None);
-        assert!(matches!(narrow.text("org_id"), TextColumn::Small(_)));
-        assert_eq!(narrow.str("org_id", 2), Some("O3"));
+        assert!(matches!(narrow.text(ORG_ID), TextColumn::Small(_)));
+        assert_eq!(narrow.str(ORG_ID, 2), Some("O3"));
     }
 }

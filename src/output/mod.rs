@@ -137,7 +137,7 @@ pub struct RunFacts<'a> {
     pub as_of: i32,
     pub policy: &'a Policy,
     pub threads: usize,
-    pub verdicts: [i64; 7],
+    pub verdicts: [i64; Verdict::COUNT],
     pub timings_ms: &'a [(String, u128)],
     pub warnings: &'a [String],
     /// The memory check's estimate beside the measured peak (`memory::manifest_entry`).

@@ -22,7 +22,7 @@ use super::names::safe_stem;
 use super::summary::escape;
 use crate::error::{Error, Result};
 use crate::rules::admin::AdminProblem;
-use crate::rules::{Action, Finding, Policy, Verdict};
+use crate::rules::{Action, Compliance, Finding, Policy, Status, Swedish, Verdict};
 use crate::time::format_date;
 
 /// The folder inside a sweep's output.
@@ -85,35 +85,18 @@ fn by_org<'a>(batches: &'a [RecordBatch], keep: impl Fn(Row<'a>) -> bool) -> BTr
     groups
 }
 
+/// A code of a vocabulary in the Swedish its declaration gives; an unknown code (an
+/// output of another version) as it is.
+fn swedish<T>(code: &str, from_code: fn(&str) -> Option<T>, facts: fn(T) -> &'static str) -> &str {
+    from_code(code).map_or(code, facts)
+}
+
 fn verdict_sv(code: &str) -> &str {
-    match Verdict::ALL.iter().find(|v| v.code() == code) {
-        Some(Verdict::Ready) => "Klart att uppgradera",
-        Some(Verdict::Blocked) => "Hindrat",
-        Some(Verdict::Upgraded) => "Uppgraderat",
-        Some(Verdict::Violation) => "Regelbrott",
-        Some(Verdict::Revoke) => "Spärras",
-        Some(Verdict::Replace) => "Byts ut",
-        Some(Verdict::OutOfScope) => "Omfattas inte",
-        None => code,
-    }
+    swedish(code, Verdict::from_code, Verdict::facts)
 }
 
 fn action_sv(code: &str) -> &str {
-    match code {
-        c if c == Action::Revoke.code() => "Kortet spärras av utfärdaren",
-        c if c == Action::Review.code() => "Granska kortet tillsammans med utfärdaren",
-        c if c == Action::ReorderThirdPartyCerts.code() => {
-            "Beställ om certifikat från andra utfärdare (t.ex. EK-certifikat) efter uppgraderingen"
-        }
-        c if c == Action::OrderNewCard.code() => "Beställ nytt SITHS e-id-kort",
-        c if c == Action::HandOutCard.code() => "Lämna ut kortet enligt utlämningsrutinen (status ”mottaget”)",
-        c if c == Action::TrainIdAdmins.code() => "Utbilda ID-administratörer innan kortet uppgraderas",
-        c if c == Action::OrderNewCodes.code() => "Beställ nya koder hos Svensk e-identitet",
-        c if c == Action::RemoveCertsThenUpgrade.code() => "Rensa bort certifikat via Mina sidor och uppgradera sedan",
-        c if c == Action::Upgrade.code() => "Uppgradera kortet",
-        c if c == Action::None.code() => "Ingen åtgärd",
-        c => c,
-    }
+    swedish(code, Action::from_code, Action::facts)
 }
 
 /// A small count in words, as the notice writes them ("två", "tre", "sex"); `neuter`
@@ -130,70 +113,27 @@ fn count_sv(n: u32, neuter: bool) -> String {
 
 /// A finding in Swedish, with the policy's thresholds (a policy file may change them).
 fn finding_sv<'a>(code: &'a str, policy: &Policy) -> Cow<'a, str> {
-    let months = policy.unissued_months;
-    let admins = policy.min_trained_admins;
-    Cow::Borrowed(match Finding::ALL.iter().find(|f| f.code() == code) {
-        Some(Finding::UnissuedOver3Months) => {
-            let unit = if months == 1 { "månad" } else { "månader" };
-            return format!("beställt men inte utlämnat inom {} {unit}", count_sv(months, false)).into();
+    match Finding::from_code(code).map(|f| f.facts().swedish) {
+        Some(Swedish::Text(text)) => Cow::Borrowed(text),
+        Some(Swedish::Counted { threshold, one, many, neuter }) => {
+            let n = threshold.of(policy);
+            Cow::Owned((if n == 1 { one } else { many }).replace("{n}", &count_sv(n, neuter)))
         }
-        Some(Finding::UpgradedBeforeReceived) => "uppgraderat innan kortet var mottaget",
-        Some(Finding::UpgradedAfterDeadline) => "uppgraderat efter sista dag",
-        Some(Finding::UpgradedBeforeOrgCleared) => "uppgraderat innan organisationen uppfyllde kraven",
-        Some(Finding::DeadlinePassed) => "sista dag för uppgradering har passerat",
-        Some(Finding::AwaitingIssuance) => "väntar på utlämning",
-        Some(Finding::OrgNotCleared) => {
-            let who = if admins == 1 { "utbildad ID-administratör" } else { "utbildade ID-administratörer" };
-            return format!("organisationen saknar {} {who}", count_sv(admins, false)).into();
-        }
-        Some(Finding::CodesMissing) => "kortinnehavaren saknar någon av sina två koder",
-        Some(Finding::TooManyCerts) => {
-            return format!("fler än {} certifikat på kortet", count_sv(policy.max_certs_on_card, true)).into();
-        }
-        Some(Finding::ThirdPartyReorder) => "har certifikat från annan utfärdare",
-        Some(Finding::InconsistentDates) => "motstridiga datum",
-        Some(Finding::UnknownOrg) => "okänd organisation",
-        None => code,
-    })
+        None => Cow::Borrowed(code),
+    }
 }
 
 fn problem_sv(code: &str) -> &str {
-    match AdminProblem::ALL.iter().find(|p| p.code() == code) {
-        Some(AdminProblem::MissingName) => "namn saknas",
-        Some(AdminProblem::MissingPersonnummer) => "personnummer saknas",
-        Some(AdminProblem::InvalidPersonnummer) => "ogiltigt personnummer",
-        Some(AdminProblem::MissingEmail) => "e-postadress saknas",
-        Some(AdminProblem::InvalidEmail) => "ogiltig e-postadress",
-        Some(AdminProblem::MissingCareProvider) => "vårdgivare saknas",
-        Some(AdminProblem::MissingCareUnit) => "vårdenhet saknas",
-        Some(AdminProblem::NotRegistered) => "uppgifterna är inte inskickade",
-        Some(AdminProblem::NotTrained) => "utbildningen är inte genomförd",
-        Some(AdminProblem::TrainedBeforeRegistered) => "utbildad innan uppgifterna skickades in",
-        Some(AdminProblem::TrainedAfterAsOf) => "utbildningsdatum efter rapportdagen",
-        Some(AdminProblem::DuplicatePerson) => "samma person finns redan som ID-administratör",
-        Some(AdminProblem::UnknownOrg) => "okänd organisation",
-        None => code,
-    }
+    swedish(code, AdminProblem::from_code, AdminProblem::facts)
 }
 
 /// Card statuses as SITHS Admin shows them in Swedish ("mottaget", "skickat").
-fn status_sv(label: &str) -> &str {
-    match label {
-        "ordered" => "beställt",
-        "sent" => "skickat",
-        "received" => "mottaget",
-        "revoked" => "spärrat",
-        l => l,
-    }
+fn status_sv(code: &str) -> &str {
+    swedish(code, Status::from_code, Status::facts)
 }
 
 fn compliance_sv(code: &str) -> &str {
-    match code {
-        "compliant" => "uppfyller kraven",
-        "at_risk" => "i riskzonen",
-        "non_compliant" => "uppfyller inte kraven",
-        c => c,
-    }
+    swedish(code, Compliance::from_code, Compliance::facts)
 }
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:62em;color:#222;padding:0 1em}\

@@ -14,10 +14,13 @@ use arrow_buffer::{NullBuffer, OffsetBuffer};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
-use crate::evaluate::{CertState, Evaluation, cert_states};
+use crate::evaluate::{Evaluation, cert_states};
 use crate::ingest::{Ingested, InputFileInfo, QuarantineRow, TextColumn};
-use crate::rules::{Action, CardType, Finding, IssuerKind, Severity, Status, Verdict};
+use crate::rules::cert::CertState;
+use crate::rules::cert::ca_revokes;
+use crate::rules::{Action, CardType, Finding, Severity, Status, Verdict};
 use crate::schema;
+use crate::schema::cols::{cards, certificates, id_admins};
 
 /// Rows per output record batch.
 const OUT_BATCH: usize = 65_536;
@@ -49,7 +52,7 @@ pub fn org_order(e: &Evaluation) -> (Vec<u32>, Vec<u32>) {
 /// their first eight bytes) are then ordered by their whole card_id.
 pub fn card_order(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<u32> {
     let rank: Vec<u32> = e.card_org.par_iter().map(|&o| org_rank[o as usize]).collect();
-    sort_by_rank_then_id(d.cards.text("card_id"), &rank)
+    sort_by_rank_then_id(d.cards.text(cards::CARD_ID), &rank)
 }
 
 /// Row indices sorted by (`rank[i]`, `ids[i]` bytes, i).
@@ -87,14 +90,14 @@ fn sort_by_rank_then_id(ids: &TextColumn, rank: &[u32]) -> Vec<u32> {
 /// ([`card_decisions_batch_schema`]) is for the writer only.
 pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<RecordBatch> {
     let t = &d.cards;
-    let ids = t.text("card_id");
-    let (types, statuses) = (t.labels("card_type"), t.labels("status"));
-    let (unit_ids, units) = t.interned("care_unit");
+    let ids = t.text(cards::CARD_ID);
+    let (types, statuses) = (t.labels(cards::CARD_TYPE), t.labels(cards::STATUS));
+    let (unit_ids, units) = t.interned(cards::CARE_UNIT);
     let schema = card_decisions_batch_schema();
     let org_values = strings(e.orgs.ids.iter().map(String::as_str));
     let unit_values = strings(units.iter().map(String::as_str));
-    let type_values = strings((0..2).map(card_type_label));
-    let status_values = strings((0..4).map(status_label));
+    let type_values = strings(CardType::ALL.iter().map(|t| t.code()));
+    let status_values = strings(Status::ALL.iter().map(|s| s.code()));
     let verdict_values = strings(Verdict::ALL.iter().map(|v| v.code()));
     let action_values = strings(Action::ALL.iter().map(|a| a.code()));
     let finding_values = strings(Finding::ALL.iter().map(|f| f.code()));
@@ -195,12 +198,14 @@ fn dictionary(keys: Vec<u32>, nulls: Option<NullBuffer>, values: &ArrayRef) -> A
     Arc::new(DictionaryArray::<UInt32Type>::try_new(keys, values.clone()).expect("every key indexes its values"))
 }
 
+/// A card_type label byte as its code (`labels` holds `CardType as u8`).
 pub fn card_type_label(code: u8) -> &'static str {
-    if code == CardType::Siths as u8 { CardType::Siths.label() } else { CardType::SithsEid.label() }
+    CardType::from_index(code).expect("card_type is required and checked on reading").code()
 }
 
+/// A status label byte as its code (`labels` holds `Status as u8`).
 pub fn status_label(code: u8) -> &'static str {
-    [Status::Ordered, Status::Sent, Status::Received, Status::Revoked][code as usize].label()
+    Status::from_index(code).expect("status is required and checked on reading").code()
 }
 
 /// REVOKE cards in output order, each with the card-issuer certificates the CA must
@@ -208,7 +213,7 @@ pub fn status_label(code: u8) -> &'static str {
 /// [`keep_revoked_certificates`] gave.
 pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32], pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
     let certs = &d.certificates;
-    let serial = |c: usize| certs.str("cert_serial", c).expect("required");
+    let serial = |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
     // Collecting a filtered parallel iterator keeps `order`.
     order
         .par_iter()
@@ -219,20 +224,18 @@ pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32], pairs: &[(u32, u
                 pairs[from..].iter().take_while(|&&(c, _)| c == card).map(|&(_, cert)| cert).collect();
             list.sort_unstable_by(|&a, &b| {
                 let (a, b) = (a as usize, b as usize);
-                (serial(a).as_bytes(), certs.str("issuer", a).unwrap_or("").as_bytes())
-                    .cmp(&(serial(b).as_bytes(), certs.str("issuer", b).unwrap_or("").as_bytes()))
+                (serial(a).as_bytes(), certs.str(certificates::ISSUER, a).unwrap_or("").as_bytes())
+                    .cmp(&(serial(b).as_bytes(), certs.str(certificates::ISSUER, b).unwrap_or("").as_bytes()))
             });
             (card, list)
         })
         .collect()
 }
 
-/// Whether the CA must revoke a certificate: an active card-issuer certificate of a
-/// REVOKE card. A certificate rejected by the key checks (card NULL_ID) belongs to no
-/// card.
-fn ca_revokes(e: &Evaluation, card: u32, s: CertState) -> bool {
-    let revoke = e.outcomes.get(card as usize).is_some_and(|o| o.verdict == Verdict::Revoke);
-    s.kind == IssuerKind::CardIssuer && s.active && revoke
+/// Whether the CA must revoke a certificate ([`ca_revokes`]). A certificate rejected by
+/// the key checks (card NULL_ID) belongs to no card.
+fn ca_revokes_on(e: &Evaluation, card: u32, s: CertState) -> bool {
+    e.outcomes.get(card as usize).is_some_and(|o| ca_revokes(o.verdict, s))
 }
 
 /// Lets go of every certificate but those the CA must revoke, part by part in parallel
@@ -240,10 +243,14 @@ fn ca_revokes(e: &Evaluation, card: u32, s: CertState) -> bool {
 /// (card, certificate) pairs, sorted.
 pub fn keep_revoked_certificates(d: &mut Ingested, e: &Evaluation) -> Vec<(u32, u32)> {
     d.certificates.retain(|part| {
-        part.indices("card_id").iter().zip(cert_states(part)).map(|(&card, s)| ca_revokes(e, card, s)).collect()
+        part.indices(certificates::CARD)
+            .iter()
+            .zip(cert_states(part))
+            .map(|(&card, s)| ca_revokes_on(e, card, s))
+            .collect()
     });
     let mut pairs: Vec<(u32, u32)> =
-        d.certificates.indices("card_id").enumerate().map(|(c, card)| (card, c as u32)).collect();
+        d.certificates.indices(certificates::CARD).enumerate().map(|(c, card)| (card, c as u32)).collect();
     pairs.par_sort_unstable();
     pairs
 }
@@ -254,8 +261,8 @@ fn revoke_rule(e: &Evaluation, card: usize) -> &'static str {
 
 pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
     let t = &d.cards;
-    let ids = t.text("card_id");
-    let serial = |c: usize| d.certificates.str("cert_serial", c).expect("required");
+    let ids = t.text(cards::CARD_ID);
+    let serial = |c: usize| d.certificates.str(certificates::CERT_SERIAL, c).expect("required");
     revs.par_chunks(OUT_BATCH)
         .map(|chunk| {
             let mut b = (
@@ -273,13 +280,13 @@ pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32
                 let i = *card as usize;
                 b.0.append_value(ids.value(i));
                 b.1.append_value(&e.orgs.ids[e.card_org[i] as usize]);
-                b.2.append_option(t.str("care_unit", i));
-                b.3.append_value(card_type_label(t.labels("card_type")[i]));
-                b.4.append_value(status_label(t.labels("status")[i]));
+                b.2.append_option(t.str(cards::CARE_UNIT, i));
+                b.3.append_value(card_type_label(t.labels(cards::CARD_TYPE)[i]));
+                b.4.append_value(status_label(t.labels(cards::STATUS)[i]));
                 b.5.append_value(revoke_rule(e, i));
-                ordered.append_option(t.times("ordered_at").get(i));
-                received.append_option(t.times("received_at").get(i));
-                upgraded.append_option(t.times("upgraded_at").get(i));
+                ordered.append_option(t.times(cards::ORDERED_AT).get(i));
+                received.append_option(t.times(cards::RECEIVED_AT).get(i));
+                upgraded.append_option(t.times(cards::UPGRADED_AT).get(i));
                 due.append_option(e.outcomes[i].issuance_due);
                 for &c in certs {
                     serials.values().append_value(serial(c as usize));
@@ -307,9 +314,9 @@ pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32
 }
 
 pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
-    let ids = d.cards.text("card_id");
+    let ids = d.cards.text(cards::CARD_ID);
     let certs = &d.certificates;
-    let serial = |c: usize| certs.str("cert_serial", c).expect("required");
+    let serial = |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
     let rows: Vec<(usize, usize)> =
         revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize))).collect();
     rows.par_chunks(OUT_BATCH)
@@ -318,7 +325,7 @@ pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u
             for &(card, c) in chunk {
                 cols[0].append_value(&e.orgs.ids[e.card_org[card] as usize]);
                 cols[1].append_value(ids.value(card));
-                cols[2].append_option(certs.str("issuer", c));
+                cols[2].append_option(certs.str(certificates::ISSUER, c));
                 cols[3].append_value(serial(c));
                 cols[4].append_value(revoke_rule(e, card));
             }
@@ -356,7 +363,7 @@ pub fn org_compliance(e: &Evaluation, counts: &[OrgCounts], order: &[u32]) -> Ve
                     b.append_value(v);
                 }
                 progress.append_option(c.upgrade_progress());
-                compliance.append_value(c.compliance());
+                compliance.append_value(c.compliance().code());
             }
             let mut cols: Vec<ArrayRef> = vec![
                 Arc::new(id.finish()),
@@ -389,12 +396,12 @@ pub fn admin_review(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<Recor
             for &i in chunk {
                 let i = i as usize;
                 let v = &e.admins[i];
-                s[0].append_value(t.str("org_id", i).expect("required"));
-                s[1].append_option(t.str("name", i));
+                s[0].append_value(t.str(id_admins::ORG_ID, i).expect("required"));
+                s[1].append_option(t.str(id_admins::NAME, i));
                 s[2].append_option(v.masked.as_deref());
-                s[3].append_option(t.str("email", i));
-                reg.append_option(t.times("registered_at").get(i));
-                trained.append_option(t.times("trained_at").get(i));
+                s[3].append_option(t.str(id_admins::EMAIL, i));
+                reg.append_option(t.times(id_admins::REGISTERED_AT).get(i));
+                trained.append_option(t.times(id_admins::TRAINED_AT).get(i));
                 qualified.append_value(v.qualified);
                 for p in v.problems.iter() {
                     problems.values().append_value(p.code());

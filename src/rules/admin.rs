@@ -6,61 +6,30 @@ use std::collections::HashMap;
 
 use super::card::SweepDates;
 use crate::personnummer::Personnummer;
+use crate::vocabulary::vocabulary;
 
-/// Problems of one `id_admins` row, in `admin_review.problems` order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum AdminProblem {
-    MissingName = 0,
-    MissingPersonnummer,
-    InvalidPersonnummer,
-    MissingEmail,
-    InvalidEmail,
-    MissingCareProvider,
-    MissingCareUnit,
-    NotRegistered,
-    NotTrained,
-    TrainedBeforeRegistered,
-    TrainedAfterAsOf,
-    DuplicatePerson,
-    UnknownOrg,
-}
-
-impl AdminProblem {
-    pub const ALL: [AdminProblem; 13] = [
-        AdminProblem::MissingName,
-        AdminProblem::MissingPersonnummer,
-        AdminProblem::InvalidPersonnummer,
-        AdminProblem::MissingEmail,
-        AdminProblem::InvalidEmail,
-        AdminProblem::MissingCareProvider,
-        AdminProblem::MissingCareUnit,
-        AdminProblem::NotRegistered,
-        AdminProblem::NotTrained,
-        AdminProblem::TrainedBeforeRegistered,
-        AdminProblem::TrainedAfterAsOf,
-        AdminProblem::DuplicatePerson,
-        AdminProblem::UnknownOrg,
-    ];
-
-    pub const fn code(self) -> &'static str {
-        match self {
-            AdminProblem::MissingName => "MISSING_NAME",
-            AdminProblem::MissingPersonnummer => "MISSING_PERSONNUMMER",
-            AdminProblem::InvalidPersonnummer => "INVALID_PERSONNUMMER",
-            AdminProblem::MissingEmail => "MISSING_EMAIL",
-            AdminProblem::InvalidEmail => "INVALID_EMAIL",
-            AdminProblem::MissingCareProvider => "MISSING_CARE_PROVIDER",
-            AdminProblem::MissingCareUnit => "MISSING_CARE_UNIT",
-            AdminProblem::NotRegistered => "NOT_REGISTERED",
-            AdminProblem::NotTrained => "NOT_TRAINED",
-            AdminProblem::TrainedBeforeRegistered => "TRAINED_BEFORE_REGISTERED",
-            AdminProblem::TrainedAfterAsOf => "TRAINED_AFTER_AS_OF",
-            AdminProblem::DuplicatePerson => "DUPLICATE_PERSON",
-            AdminProblem::UnknownOrg => "UNKNOWN_ORG",
-        }
+vocabulary! {
+    /// Problems of one `id_admins` row, in `admin_review.problems` order, with their
+    /// Swedish text for the organisation reports.
+    pub enum AdminProblem: &'static str {
+        MissingName = "MISSING_NAME" => "namn saknas",
+        MissingPersonnummer = "MISSING_PERSONNUMMER" => "personnummer saknas",
+        InvalidPersonnummer = "INVALID_PERSONNUMMER" => "ogiltigt personnummer",
+        MissingEmail = "MISSING_EMAIL" => "e-postadress saknas",
+        InvalidEmail = "INVALID_EMAIL" => "ogiltig e-postadress",
+        MissingCareProvider = "MISSING_CARE_PROVIDER" => "vårdgivare saknas",
+        MissingCareUnit = "MISSING_CARE_UNIT" => "vårdenhet saknas",
+        NotRegistered = "NOT_REGISTERED" => "uppgifterna är inte inskickade",
+        NotTrained = "NOT_TRAINED" => "utbildningen är inte genomförd",
+        TrainedBeforeRegistered = "TRAINED_BEFORE_REGISTERED" => "utbildad innan uppgifterna skickades in",
+        TrainedAfterAsOf = "TRAINED_AFTER_AS_OF" => "utbildningsdatum efter rapportdagen",
+        DuplicatePerson = "DUPLICATE_PERSON" => "samma person finns redan som ID-administratör",
+        UnknownOrg = "UNKNOWN_ORG" => "okänd organisation",
     }
 }
+
+// The mask has a bit for every problem.
+const _: () = assert!(AdminProblem::COUNT <= u16::BITS as usize);
 
 /// A set of admin problems as a bit mask.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

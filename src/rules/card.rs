@@ -133,15 +133,12 @@ fn action(verdict: Verdict, f: Findings) -> Action {
     match verdict {
         Verdict::Revoke => Action::Revoke,
         Verdict::Violation => Action::Review,
-        Verdict::Upgraded if f.contains(Finding::ThirdPartyReorder) => Action::ReorderThirdPartyCerts,
+        Verdict::Upgraded if f.contains(Finding::ThirdPartyReorder) => Finding::ThirdPartyReorder.action(),
         Verdict::Upgraded | Verdict::OutOfScope => Action::None,
-        Verdict::Replace => Action::OrderNewCard,
-        Verdict::Blocked => match f.first_of(Severity::Blocker) {
-            Some(Finding::AwaitingIssuance) => Action::HandOutCard,
-            Some(Finding::OrgNotCleared) => Action::TrainIdAdmins,
-            _ => Action::OrderNewCodes,
-        },
-        Verdict::Ready if f.contains(Finding::TooManyCerts) => Action::RemoveCertsThenUpgrade,
+        Verdict::Replace => Finding::DeadlinePassed.action(),
+        // The first blocker decides (SPEC: hand out, then train, then codes).
+        Verdict::Blocked => f.first_of(Severity::Blocker).expect("a BLOCKED card has a blocker").action(),
+        Verdict::Ready if f.contains(Finding::TooManyCerts) => Finding::TooManyCerts.action(),
         Verdict::Ready => Action::Upgrade,
     }
 }

@@ -1,32 +1,33 @@
 //! The issuer's rules as pure functions over plain values (SPEC "Rules"). Codes,
 //! severities and their order live in the tables here and nowhere else.
 
+// A new finding, verdict or action must not fall into an arm written for others.
+#![deny(clippy::wildcard_enum_match_arm, clippy::match_wildcard_for_single_variants)]
+
 pub mod admin;
 pub mod card;
+pub mod cert;
+pub mod org;
 pub mod policy;
 
 pub use admin::{AdminFacts, AdminProblem, AdminVerdict, OrgClearance};
 pub use card::{CardFacts, CardOutcome, SweepDates, evaluate_card};
+pub use org::Compliance;
 pub use policy::{IssuerKind, Policy, PolicyFile};
 
-/// Card type as entered in SITHS Admin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum CardType {
-    /// An old card, to be upgraded.
-    Siths = 0,
-    /// A new SITHS e-id card.
-    SithsEid = 1,
+use crate::vocabulary::vocabulary;
+
+vocabulary! {
+    /// Card type as entered in SITHS Admin; the code is the canonical label.
+    pub enum CardType {
+        /// An old card, to be upgraded.
+        Siths = "SITHS",
+        /// A new SITHS e-id card.
+        SithsEid = "SITHS_EID",
+    }
 }
 
 impl CardType {
-    pub const fn label(self) -> &'static str {
-        match self {
-            CardType::Siths => "SITHS",
-            CardType::SithsEid => "SITHS_EID",
-        }
-    }
-
     /// Accepts `SITHS`, `SITHS_EID` and `SITHS e-id` in any case (already NFC-lowercased
     /// and trimmed by the caller).
     pub fn from_label(label: &str) -> Option<CardType> {
@@ -38,26 +39,18 @@ impl CardType {
     }
 }
 
-/// Card status in SITHS Admin, canonical English.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum Status {
-    Ordered = 0,
-    Sent = 1,
-    Received = 2,
-    Revoked = 3,
+vocabulary! {
+    /// Card status in SITHS Admin: canonical English code, and the Swedish word SITHS
+    /// Admin shows (the organisation reports use it).
+    pub enum Status: &'static str {
+        Ordered = "ordered" => "beställt",
+        Sent = "sent" => "skickat",
+        Received = "received" => "mottaget",
+        Revoked = "revoked" => "spärrat",
+    }
 }
 
 impl Status {
-    pub const fn label(self) -> &'static str {
-        match self {
-            Status::Ordered => "ordered",
-            Status::Sent => "sent",
-            Status::Received => "received",
-            Status::Revoked => "revoked",
-        }
-    }
-
     /// English or Swedish (beställt/beställd, skickat/skickad, mottaget/mottagen,
     /// spärrat/spärrad); the caller has NFC-normalised, lowercased and trimmed it.
     pub fn from_label(label: &str) -> Option<Status> {
@@ -76,6 +69,7 @@ impl Status {
     }
 }
 
+/// SPEC's severities of findings. Not written anywhere: they decide verdicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
     Revoke,
@@ -87,68 +81,114 @@ pub enum Severity {
     Data,
 }
 
-/// The twelve card findings, in the order of SPEC's table (which is also the order of
-/// the `findings` list and of `org_compliance`'s finding columns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Finding {
-    UnissuedOver3Months = 0,
-    UpgradedBeforeReceived,
-    UpgradedAfterDeadline,
-    UpgradedBeforeOrgCleared,
-    DeadlinePassed,
-    AwaitingIssuance,
-    OrgNotCleared,
-    CodesMissing,
-    TooManyCerts,
-    ThirdPartyReorder,
-    InconsistentDates,
-    UnknownOrg,
+/// What the notice says of a finding besides its code.
+#[derive(Clone, Copy, Debug)]
+pub struct FindingFacts {
+    pub severity: Severity,
+    /// The organisation's next step when this finding decides the card's action (the
+    /// first blocker of a BLOCKED card, a warning on a READY one, …); `Action::None` for
+    /// a finding that never decides it.
+    pub action: Action,
+    /// The finding in Swedish, for the organisation reports.
+    pub swedish: Swedish,
+}
+
+/// A text in Swedish that may name one of the policy's thresholds.
+#[derive(Clone, Copy, Debug)]
+pub enum Swedish {
+    Text(&'static str),
+    /// `{n}` stands for the threshold in Swedish words (`neuter`: "ett", not "en", for
+    /// one); `one` is the text when the threshold is 1, `many` otherwise.
+    Counted {
+        threshold: Threshold,
+        one: &'static str,
+        many: &'static str,
+        neuter: bool,
+    },
+}
+
+/// The policy values a text can name.
+#[derive(Clone, Copy, Debug)]
+pub enum Threshold {
+    UnissuedMonths,
+    MinTrainedAdmins,
+    MaxCertsOnCard,
+}
+
+impl Threshold {
+    pub const fn of(self, policy: &Policy) -> u32 {
+        match self {
+            Threshold::UnissuedMonths => policy.unissued_months,
+            Threshold::MinTrainedAdmins => policy.min_trained_admins,
+            Threshold::MaxCertsOnCard => policy.max_certs_on_card,
+        }
+    }
+}
+
+const fn finding(severity: Severity, action: Action, swedish: &'static str) -> FindingFacts {
+    FindingFacts { severity, action, swedish: Swedish::Text(swedish) }
+}
+
+vocabulary! {
+    /// The twelve card findings, in the order of SPEC's table, which is also the order
+    /// of the `findings` list and of `org_compliance`'s finding columns.
+    pub enum Finding: FindingFacts {
+        UnissuedOver3Months = "UNISSUED_OVER_3_MONTHS" => FindingFacts {
+            severity: Severity::Revoke,
+            action: Action::Revoke,
+            swedish: Swedish::Counted {
+                threshold: Threshold::UnissuedMonths,
+                one: "beställt men inte utlämnat inom {n} månad",
+                many: "beställt men inte utlämnat inom {n} månader",
+                neuter: false,
+            },
+        },
+        UpgradedBeforeReceived = "UPGRADED_BEFORE_RECEIVED" =>
+            finding(Severity::Revoke, Action::Revoke, "uppgraderat innan kortet var mottaget"),
+        UpgradedAfterDeadline = "UPGRADED_AFTER_DEADLINE" =>
+            finding(Severity::Violation, Action::Review, "uppgraderat efter sista dag"),
+        UpgradedBeforeOrgCleared = "UPGRADED_BEFORE_ORG_CLEARED" =>
+            finding(Severity::Violation, Action::Review, "uppgraderat innan organisationen uppfyllde kraven"),
+        DeadlinePassed = "DEADLINE_PASSED" =>
+            finding(Severity::Replace, Action::OrderNewCard, "sista dag för uppgradering har passerat"),
+        AwaitingIssuance = "AWAITING_ISSUANCE" =>
+            finding(Severity::Blocker, Action::HandOutCard, "väntar på utlämning"),
+        OrgNotCleared = "ORG_NOT_CLEARED" => FindingFacts {
+            severity: Severity::Blocker,
+            action: Action::TrainIdAdmins,
+            swedish: Swedish::Counted {
+                threshold: Threshold::MinTrainedAdmins,
+                one: "organisationen saknar {n} utbildad ID-administratör",
+                many: "organisationen saknar {n} utbildade ID-administratörer",
+                neuter: false,
+            },
+        },
+        CodesMissing = "CODES_MISSING" =>
+            finding(Severity::Blocker, Action::OrderNewCodes, "kortinnehavaren saknar någon av sina två koder"),
+        TooManyCerts = "TOO_MANY_CERTS" => FindingFacts {
+            severity: Severity::Warning,
+            action: Action::RemoveCertsThenUpgrade,
+            swedish: Swedish::Counted {
+                threshold: Threshold::MaxCertsOnCard,
+                one: "fler än {n} certifikat på kortet",
+                many: "fler än {n} certifikat på kortet",
+                neuter: true,
+            },
+        },
+        ThirdPartyReorder = "THIRD_PARTY_REORDER" =>
+            finding(Severity::Action, Action::ReorderThirdPartyCerts, "har certifikat från annan utfärdare"),
+        InconsistentDates = "INCONSISTENT_DATES" => finding(Severity::Data, Action::None, "motstridiga datum"),
+        UnknownOrg = "UNKNOWN_ORG" => finding(Severity::Data, Action::None, "okänd organisation"),
+    }
 }
 
 impl Finding {
-    pub const ALL: [Finding; 12] = [
-        Finding::UnissuedOver3Months,
-        Finding::UpgradedBeforeReceived,
-        Finding::UpgradedAfterDeadline,
-        Finding::UpgradedBeforeOrgCleared,
-        Finding::DeadlinePassed,
-        Finding::AwaitingIssuance,
-        Finding::OrgNotCleared,
-        Finding::CodesMissing,
-        Finding::TooManyCerts,
-        Finding::ThirdPartyReorder,
-        Finding::InconsistentDates,
-        Finding::UnknownOrg,
-    ];
-
-    pub const fn code(self) -> &'static str {
-        match self {
-            Finding::UnissuedOver3Months => "UNISSUED_OVER_3_MONTHS",
-            Finding::UpgradedBeforeReceived => "UPGRADED_BEFORE_RECEIVED",
-            Finding::UpgradedAfterDeadline => "UPGRADED_AFTER_DEADLINE",
-            Finding::UpgradedBeforeOrgCleared => "UPGRADED_BEFORE_ORG_CLEARED",
-            Finding::DeadlinePassed => "DEADLINE_PASSED",
-            Finding::AwaitingIssuance => "AWAITING_ISSUANCE",
-            Finding::OrgNotCleared => "ORG_NOT_CLEARED",
-            Finding::CodesMissing => "CODES_MISSING",
-            Finding::TooManyCerts => "TOO_MANY_CERTS",
-            Finding::ThirdPartyReorder => "THIRD_PARTY_REORDER",
-            Finding::InconsistentDates => "INCONSISTENT_DATES",
-            Finding::UnknownOrg => "UNKNOWN_ORG",
-        }
+    pub const fn severity(self) -> Severity {
+        self.facts().severity
     }
 
-    pub const fn severity(self) -> Severity {
-        match self {
-            Finding::UnissuedOver3Months | Finding::UpgradedBeforeReceived => Severity::Revoke,
-            Finding::UpgradedAfterDeadline | Finding::UpgradedBeforeOrgCleared => Severity::Violation,
-            Finding::DeadlinePassed => Severity::Replace,
-            Finding::AwaitingIssuance | Finding::OrgNotCleared | Finding::CodesMissing => Severity::Blocker,
-            Finding::TooManyCerts => Severity::Warning,
-            Finding::ThirdPartyReorder => Severity::Action,
-            Finding::InconsistentDates | Finding::UnknownOrg => Severity::Data,
-        }
+    pub const fn action(self) -> Action {
+        self.facts().action
     }
 
     const fn bit(self) -> u16 {
@@ -159,6 +199,9 @@ impl Finding {
 /// A set of findings as a bit mask; iterates in the table's order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Findings(pub u16);
+
+// The mask has a bit for every finding.
+const _: () = assert!(Finding::COUNT <= u16::BITS as usize);
 
 impl Findings {
     pub fn insert(&mut self, f: Finding) {
@@ -189,87 +232,35 @@ impl Findings {
     }
 }
 
-/// SPEC "Verdict", in output order for the org report columns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Verdict {
-    Ready = 0,
-    Blocked,
-    Upgraded,
-    Violation,
-    Revoke,
-    Replace,
-    OutOfScope,
-}
-
-impl Verdict {
-    pub const ALL: [Verdict; 7] = [
-        Verdict::Ready,
-        Verdict::Blocked,
-        Verdict::Upgraded,
-        Verdict::Violation,
-        Verdict::Revoke,
-        Verdict::Replace,
-        Verdict::OutOfScope,
-    ];
-
-    pub const fn code(self) -> &'static str {
-        match self {
-            Verdict::Ready => "READY",
-            Verdict::Blocked => "BLOCKED",
-            Verdict::Upgraded => "UPGRADED",
-            Verdict::Violation => "VIOLATION",
-            Verdict::Revoke => "REVOKE",
-            Verdict::Replace => "REPLACE",
-            Verdict::OutOfScope => "OUT_OF_SCOPE",
-        }
+vocabulary! {
+    /// SPEC "Verdict", in output order for the org report columns, with the Swedish the
+    /// organisation reports use.
+    pub enum Verdict: &'static str {
+        Ready = "READY" => "Klart att uppgradera",
+        Blocked = "BLOCKED" => "Hindrat",
+        Upgraded = "UPGRADED" => "Uppgraderat",
+        Violation = "VIOLATION" => "Regelbrott",
+        Revoke = "REVOKE" => "Spärras",
+        Replace = "REPLACE" => "Byts ut",
+        OutOfScope = "OUT_OF_SCOPE" => "Omfattas inte",
     }
 }
 
-/// The organisation's next step for a card (SPEC "`action`").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Action {
-    Revoke,
-    Review,
-    ReorderThirdPartyCerts,
-    None,
-    OrderNewCard,
-    HandOutCard,
-    TrainIdAdmins,
-    OrderNewCodes,
-    RemoveCertsThenUpgrade,
-    Upgrade,
-}
-
-impl Action {
-    /// Every action, in declaration order (`ALL[a as usize] == a`).
-    pub const ALL: [Action; 10] = [
-        Action::Revoke,
-        Action::Review,
-        Action::ReorderThirdPartyCerts,
-        Action::None,
-        Action::OrderNewCard,
-        Action::HandOutCard,
-        Action::TrainIdAdmins,
-        Action::OrderNewCodes,
-        Action::RemoveCertsThenUpgrade,
-        Action::Upgrade,
-    ];
-
-    pub const fn code(self) -> &'static str {
-        match self {
-            Action::Revoke => "revoke",
-            Action::Review => "review",
-            Action::ReorderThirdPartyCerts => "reorder_third_party_certs",
-            Action::None => "none",
-            Action::OrderNewCard => "order_new_card",
-            Action::HandOutCard => "hand_out_card",
-            Action::TrainIdAdmins => "train_id_admins",
-            Action::OrderNewCodes => "order_new_codes",
-            Action::RemoveCertsThenUpgrade => "remove_certs_then_upgrade",
-            Action::Upgrade => "upgrade",
-        }
+vocabulary! {
+    /// The organisation's next step for a card (SPEC "`action`"), with the instruction
+    /// the organisation reports give in Swedish.
+    pub enum Action: &'static str {
+        Revoke = "revoke" => "Kortet spärras av utfärdaren",
+        Review = "review" => "Granska kortet tillsammans med utfärdaren",
+        ReorderThirdPartyCerts = "reorder_third_party_certs" =>
+            "Beställ om certifikat från andra utfärdare (t.ex. EK-certifikat) efter uppgraderingen",
+        None = "none" => "Ingen åtgärd",
+        OrderNewCard = "order_new_card" => "Beställ nytt SITHS e-id-kort",
+        HandOutCard = "hand_out_card" => "Lämna ut kortet enligt utlämningsrutinen (status ”mottaget”)",
+        TrainIdAdmins = "train_id_admins" => "Utbilda ID-administratörer innan kortet uppgraderas",
+        OrderNewCodes = "order_new_codes" => "Beställ nya koder hos Svensk e-identitet",
+        RemoveCertsThenUpgrade = "remove_certs_then_upgrade" => "Rensa bort certifikat via Mina sidor och uppgradera sedan",
+        Upgrade = "upgrade" => "Uppgradera kortet",
     }
 }
 
@@ -339,6 +330,37 @@ mod tests {
         for (k, a) in Action::ALL.iter().enumerate() {
             assert_eq!(*a as usize, k, "{a:?}");
         }
+    }
+
+    #[test]
+    fn each_finding_implies_the_action_of_its_severity() {
+        for f in Finding::ALL {
+            let actions: &[Action] = match f.severity() {
+                Severity::Revoke => &[Action::Revoke],
+                Severity::Violation => &[Action::Review],
+                Severity::Replace => &[Action::OrderNewCard],
+                Severity::Blocker => &[Action::HandOutCard, Action::TrainIdAdmins, Action::OrderNewCodes],
+                Severity::Warning => &[Action::RemoveCertsThenUpgrade],
+                Severity::Action => &[Action::ReorderThirdPartyCerts],
+                Severity::Data => &[Action::None],
+            };
+            assert!(actions.contains(&f.action()), "{f:?} implies {:?}", f.action());
+        }
+        // Each blocker has its own next step.
+        let blockers: Vec<Action> =
+            Finding::ALL.into_iter().filter(|f| f.severity() == Severity::Blocker).map(Finding::action).collect();
+        assert_eq!(blockers, [Action::HandOutCard, Action::TrainIdAdmins, Action::OrderNewCodes]);
+    }
+
+    #[test]
+    fn codes_read_back_exactly() {
+        for f in Finding::ALL {
+            assert_eq!(Finding::from_code(f.code()), Some(f));
+        }
+        assert_eq!(Finding::from_code("unknown_org"), None);
+        assert_eq!(Finding::COUNT, 12);
+        assert_eq!(Verdict::COUNT, 7);
+        assert_eq!(Action::COUNT, 10);
     }
 
     #[test]
