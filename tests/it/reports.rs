@@ -1,11 +1,9 @@
 //! `run --org-reports` (one Swedish page per organisation) and `siths-sweep query`.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use siths_sweep::output::names::safe_stem;
 
 /// The rules fixture swept as of 2021-11-15 into `dir/out`, with `extra` arguments.

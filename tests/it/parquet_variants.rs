@@ -3,13 +3,12 @@
 //! milliseconds and nanoseconds, with a zone, another offset, or none (Stockholm wall
 //! clock); many small row groups read in parallel.
 
-mod common;
-
 use std::fs::{self, File};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::common::*;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampMicrosecondType};
 use arrow_array::{
@@ -17,7 +16,6 @@ use arrow_array::{
     TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema};
-use common::*;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::properties::WriterProperties;

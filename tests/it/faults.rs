@@ -2,8 +2,6 @@
 //! partial, failures publish nothing, outputs are private, and no full personnummer
 //! leaves the program.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -11,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 use sha2::{Digest, Sha256};
 
 /// `out` is a complete result: a manifest whose every output is there with its hash.

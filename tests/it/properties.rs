@@ -9,16 +9,15 @@
 //!   nothing but where the quarantine says a row was (its file and row, and the row a
 //!   duplicate's detail points to);
 //! - the thread count never changes a byte.
-mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::common::*;
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{Field, Schema};
-use common::*;
 use parquet::arrow::ArrowWriter;
 use proptest::prelude::*;
 use siths_sweep::rules::Policy;

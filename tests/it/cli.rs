@@ -1,13 +1,11 @@
 //! End to end: the real binary on `testdata/`. Every failure prints the command, its
 //! stdout and stderr.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// A hand-written expectation file: header then rows; empty means null.
 fn expected(path: &Path) -> Vec<Row> {

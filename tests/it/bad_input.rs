@@ -2,15 +2,13 @@
 //! operator must see — the exit code and a message naming file and column, or exactly
 //! which rows went to quarantine — and that every input row is still accounted for.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::*;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{Field, Schema};
-use common::*;
 use parquet::arrow::ArrowWriter;
 
 const ORGS: &str = "org_id,org_name\nSE1-A,Org A\nSE1-B,Org B\n";
