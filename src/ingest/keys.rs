@@ -142,9 +142,9 @@ fn duplicates(
 
 /// Tables with more rows than this have their keys checked in two passes by
 /// [`duplicates`]: at 45M certificates each pass holds ~180 MB of (hash, row) pairs
-/// instead of ~360 MB, at the key checks where the run's memory peaks (one more
-/// hashing of every certificate: the key checks took ~0.4 s longer at 10M cards,
-/// BENCHMARKS.md). Cards and the certificates of up to ~7M cards stay in one pass.
+/// instead of ~360 MB, at the key checks where the run's memory peaks, for the price of
+/// hashing every certificate once more. Cards and the certificates of up to ~7M cards
+/// stay in one pass.
 const PASS_ROWS: usize = 32 << 20;
 
 /// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M

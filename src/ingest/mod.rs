@@ -133,8 +133,8 @@ pub struct Resolver<'a> {
 /// A byte per row that the caller decides as each batch of a table is read, after which
 /// the columns only that decision needed are let go. For certificates it is the rules'
 /// issuer kind and activity as of D (`evaluate::CertClassifier`): `not_after` and
-/// `revoked` are ten bytes a row, 450 MB at 45M certificates, held to the end of the
-/// run before.
+/// `revoked` are ten bytes a row, 450 MB at 45M certificates, that would otherwise be
+/// held to the end of the run.
 pub trait Derive: Sync {
     /// One byte per row of `part`, in order.
     fn bytes(&self, part: &Table) -> Vec<u8>;

@@ -42,7 +42,8 @@ impl RowRef {
 /// a batch read from Parquet is one run, a CSV batch one run per stretch between
 /// malformed records, a filtered part one run per kept stretch. Every row of tens of
 /// millions has a source, but they are looked up only to name a rejected row, so a few
-/// runs per part stand for them (8 bytes a row before: 360 MB at 45M certificates).
+/// runs per part stand for them (a source per row would be 8 bytes: 360 MB at 45M
+/// certificates).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sources {
     /// The index of each run's first row, and that row's source; runs are maximal
