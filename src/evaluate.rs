@@ -7,8 +7,7 @@ use rayon::prelude::*;
 use crate::hashing::KeyMap;
 use crate::ingest::{self, Ingested, NULL_ID, Parts, Table};
 use crate::rules::admin::{check_admin, clear_org};
-use crate::rules::cert::CertState;
-use crate::rules::cert::is_active;
+use crate::rules::cert::{CertState, ca_revokes, is_active};
 use crate::rules::{
     AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
     evaluate_card,
@@ -92,6 +91,33 @@ pub struct Evaluation {
     pub card_org: Vec<u32>,
     pub counts: Vec<CertCounts>,
     pub outcomes: Vec<CardOutcome>,
+}
+
+/// The certificates the CA must revoke (SPEC `revocation_certificates`), in the parts
+/// they were read in, and each as (card, certificate) sorted: all the outputs need of
+/// the certificates.
+pub struct RevokedCertificates {
+    pub certificates: Parts,
+    pub by_card: Vec<(u32, u32)>,
+}
+
+/// Keeps of `certificates` only those the CA must revoke ([`ca_revokes`]), part by part
+/// in parallel. It takes them by value so that the others (all but a few per cent: ~44M
+/// rows, ~1.5 GB at 10M cards) are let go before the outputs sort the cards and build
+/// the biggest table.
+pub fn revoked_certificates(mut certificates: Parts, e: &Evaluation) -> RevokedCertificates {
+    certificates.retain(|part| {
+        part.indices(certs::CARD)
+            .iter()
+            .zip(cert_states(part))
+            // A certificate rejected by the key checks (card NULL_ID) belongs to no card.
+            .map(|(&card, s)| e.outcomes.get(card as usize).is_some_and(|o| ca_revokes(o.verdict, s)))
+            .collect()
+    });
+    let mut by_card: Vec<(u32, u32)> =
+        certificates.indices(certs::CARD).enumerate().map(|(c, card)| (card, c as u32)).collect();
+    by_card.par_sort_unstable();
+    RevokedCertificates { certificates, by_card }
 }
 
 /// Decides everything for `data`, whose certificates were read with

@@ -99,10 +99,12 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Sum
     let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, &classifier, &mut start)?;
     start(Stage::Evaluate);
     let eval = evaluate::evaluate(&data, &plan.policy, plan.as_of);
+    let revoked = evaluate::revoked_certificates(data.take_certificates(), &eval);
+    let data = data; // read-only from here on
     start(Stage::Aggregate);
     let counts = aggregate::rollup(&eval);
     start(Stage::Write);
-    let mut written = output::write_outputs(&staging.dir, &mut data, &eval, &counts, &plan.policy)?;
+    let mut written = output::write_outputs(&staging.dir, &data, &eval, &revoked, &counts, &plan.policy)?;
     if plan.org_reports {
         start(Stage::OrgReports);
         written.extend(output::org_reports::write(&staging.dir, plan.as_of, &plan.policy)?);

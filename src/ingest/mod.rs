@@ -173,11 +173,19 @@ pub struct Ingested {
     /// no card). Kept in the parts it was read in: copying tens of millions of rows into
     /// one piece would hold them twice at the peak, and nothing needs them in one piece.
     /// Each row's [`Derive`] byte is in its part's `derived`; the columns the derivation
-    /// let go are [`ColumnData::Gone`]. The outputs keep only the certificates the CA
-    /// must revoke (`output::reports::keep_revoked_certificates`).
+    /// let go are [`ColumnData::Gone`]. [`Ingested::take_certificates`] hands them on.
     pub certificates: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,
+}
+
+impl Ingested {
+    /// The certificates, leaving an empty table in their place: the caller keeps what it
+    /// needs of them and lets the rest go, while the other tables live on.
+    pub fn take_certificates(&mut self) -> Parts {
+        let def = self.certificates.def;
+        std::mem::replace(&mut self.certificates, Parts::new(def, Vec::new()))
+    }
 }
 
 /// Reads and checks all four tables; `derive` classifies each certificate as it is read.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::aggregate::OrgCounts;
 use crate::error::Result;
-use crate::evaluate::Evaluation;
+use crate::evaluate::{Evaluation, RevokedCertificates};
 use crate::ingest::Ingested;
 use crate::rules::{Policy, Verdict};
 use crate::time::format_date;
@@ -23,27 +23,26 @@ pub use files::Written;
 /// Writes every output file (not the manifest) into `dir`. The files are independent,
 /// so they are written concurrently; the list comes back in a fixed order.
 ///
-/// Of the certificates, the outputs need only those the CA must revoke (a few per cent),
-/// so `d.certificates` keeps only those from here on: at 10M cards the other ~44M
-/// (~1.5 GB) go before the cards are sorted and the biggest table is built.
+/// Of the certificates, the outputs need only those the CA must revoke (`revoked`): the
+/// caller has let go of the others before.
 pub fn write_outputs(
     dir: &Path,
-    d: &mut Ingested,
+    d: &Ingested,
     e: &Evaluation,
+    revoked: &RevokedCertificates,
     counts: &[OrgCounts],
     policy: &Policy,
 ) -> Result<Vec<Written>> {
     use files::{write_csv, write_parquet};
     use rayon::prelude::*;
-    let pairs = reports::keep_revoked_certificates(d, e);
     let (org_order, org_rank) = reports::org_order(e);
     let card_order = reports::card_order(d, e, &org_rank);
-    let revs = reports::revocations(d, e, &card_order, &pairs);
-    drop(pairs);
-    let (cand, rev_certs) =
-        rayon::join(|| reports::revocation_candidates(d, e, &revs), || reports::revocation_certificates(d, e, &revs));
+    let revs = reports::revocations(e, &card_order, revoked);
+    let (cand, rev_certs) = rayon::join(
+        || reports::revocation_candidates(d, e, revoked, &revs),
+        || reports::revocation_certificates(d, e, revoked, &revs),
+    );
     drop(revs);
-    let d = &*d;
     type Job<'a> = Box<dyn Fn() -> Result<Vec<Written>> + Send + Sync + 'a>;
     let jobs: Vec<Job<'_>> = vec![
         Box::new(|| {

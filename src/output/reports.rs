@@ -14,10 +14,8 @@ use arrow_buffer::{NullBuffer, OffsetBuffer};
 use rayon::prelude::*;
 
 use crate::aggregate::OrgCounts;
-use crate::evaluate::{Evaluation, cert_states};
+use crate::evaluate::{Evaluation, RevokedCertificates};
 use crate::ingest::{Ingested, InputFileInfo, QuarantineRow, TextColumn};
-use crate::rules::cert::CertState;
-use crate::rules::cert::ca_revokes;
 use crate::rules::{Action, CardType, Finding, Severity, Status, Verdict};
 use crate::schema;
 use crate::schema::cols::{cards, certificates, id_admins};
@@ -208,11 +206,10 @@ pub fn status_label(code: u8) -> &'static str {
     Status::from_index(code).expect("status is required and checked on reading").code()
 }
 
-/// REVOKE cards in output order, each with the card-issuer certificates the CA must
-/// revoke (active ones), sorted by (serial, issuer) bytes. `pairs` are what
-/// [`keep_revoked_certificates`] gave.
-pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32], pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
-    let certs = &d.certificates;
+/// REVOKE cards in output order, each with the certificates the CA must revoke, sorted
+/// by (serial, issuer) bytes.
+pub fn revocations(e: &Evaluation, order: &[u32], revoked: &RevokedCertificates) -> Vec<(u32, Vec<u32>)> {
+    let (certs, pairs) = (&revoked.certificates, &revoked.by_card[..]);
     let serial = |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
     // Collecting a filtered parallel iterator keeps `order`.
     order
@@ -232,37 +229,19 @@ pub fn revocations(d: &Ingested, e: &Evaluation, order: &[u32], pairs: &[(u32, u
         .collect()
 }
 
-/// Whether the CA must revoke a certificate ([`ca_revokes`]). A certificate rejected by
-/// the key checks (card NULL_ID) belongs to no card.
-fn ca_revokes_on(e: &Evaluation, card: u32, s: CertState) -> bool {
-    e.outcomes.get(card as usize).is_some_and(|o| ca_revokes(o.verdict, s))
-}
-
-/// Lets go of every certificate but those the CA must revoke, part by part in parallel
-/// (they are all the outputs need of the certificates), and gives what is left as
-/// (card, certificate) pairs, sorted.
-pub fn keep_revoked_certificates(d: &mut Ingested, e: &Evaluation) -> Vec<(u32, u32)> {
-    d.certificates.retain(|part| {
-        part.indices(certificates::CARD)
-            .iter()
-            .zip(cert_states(part))
-            .map(|(&card, s)| ca_revokes_on(e, card, s))
-            .collect()
-    });
-    let mut pairs: Vec<(u32, u32)> =
-        d.certificates.indices(certificates::CARD).enumerate().map(|(c, card)| (card, c as u32)).collect();
-    pairs.par_sort_unstable();
-    pairs
-}
-
 fn revoke_rule(e: &Evaluation, card: usize) -> &'static str {
     e.outcomes[card].findings.first_of(Severity::Revoke).map(Finding::code).expect("a REVOKE card has a revoke finding")
 }
 
-pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
+pub fn revocation_candidates(
+    d: &Ingested,
+    e: &Evaluation,
+    revoked: &RevokedCertificates,
+    revs: &[(u32, Vec<u32>)],
+) -> Vec<RecordBatch> {
     let t = &d.cards;
     let ids = t.text(cards::CARD_ID);
-    let serial = |c: usize| d.certificates.str(certificates::CERT_SERIAL, c).expect("required");
+    let serial = |c: usize| revoked.certificates.str(certificates::CERT_SERIAL, c).expect("required");
     revs.par_chunks(OUT_BATCH)
         .map(|chunk| {
             let mut b = (
@@ -313,9 +292,14 @@ pub fn revocation_candidates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32
         .collect()
 }
 
-pub fn revocation_certificates(d: &Ingested, e: &Evaluation, revs: &[(u32, Vec<u32>)]) -> Vec<RecordBatch> {
+pub fn revocation_certificates(
+    d: &Ingested,
+    e: &Evaluation,
+    revoked: &RevokedCertificates,
+    revs: &[(u32, Vec<u32>)],
+) -> Vec<RecordBatch> {
     let ids = d.cards.text(cards::CARD_ID);
-    let certs = &d.certificates;
+    let certs = &revoked.certificates;
     let serial = |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
     let rows: Vec<(usize, usize)> =
         revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize))).collect();
