@@ -11,30 +11,12 @@ use arrow_array::builder::{Date32Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Date32Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::DataType;
 
 use crate::error::{Error, Result};
-use crate::output::files::{Written, read_output, write_csv, write_parquet};
+use crate::output::files::{Written, read_output, write_table};
+use crate::schema;
 use crate::time::{format_date, parse_date};
-
-pub fn revocation_changes_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("card_id", DataType::Utf8, true),
-        Field::new("org_id", DataType::Utf8, true),
-        Field::new("change", DataType::Utf8, true),
-        Field::new("rule", DataType::Utf8, true),
-        Field::new("first_seen", DataType::Date32, true),
-    ]))
-}
-
-pub fn verdict_changes_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("card_id", DataType::Utf8, true),
-        Field::new("org_id", DataType::Utf8, true),
-        Field::new("verdict_before", DataType::Utf8, true),
-        Field::new("verdict_after", DataType::Utf8, true),
-    ]))
-}
 
 /// One sweep's output as the diff needs it.
 struct Sweep {
@@ -96,15 +78,16 @@ fn load(dir: &Path, meta: Option<&SweepMeta>) -> Result<Sweep> {
     let pair = |r: &Vec<Option<String>>| {
         (r[0].clone().unwrap_or_default(), (r[1].clone().unwrap_or_default(), r[2].clone().unwrap_or_default()))
     };
-    let verdicts = read_columns(&dir.join("card_decisions.parquet"), &["card_id", "org_id", "verdict"])?
+    let verdicts = read_columns(&dir.join(schema::CARD_DECISIONS.parquet_file()), &["card_id", "org_id", "verdict"])?
         .iter()
         .map(pair)
         .collect();
-    let revocations = read_columns(&dir.join("revocation_candidates.parquet"), &["card_id", "org_id", "rule"])?
-        .iter()
-        .map(pair)
-        .collect();
-    let changes = dir.join("revocation_changes.parquet");
+    let revocations =
+        read_columns(&dir.join(schema::REVOCATION_CANDIDATES.parquet_file()), &["card_id", "org_id", "rule"])?
+            .iter()
+            .map(pair)
+            .collect();
+    let changes = dir.join(schema::REVOCATION_CHANGES.parquet_file());
     let first_seen = if changes.exists() {
         read_columns(&changes, &["card_id", "first_seen", "change"])?
             .into_iter()
@@ -188,7 +171,7 @@ pub fn diff(previous: &Path, current: &Path, current_meta: Option<&SweepMeta>) -
     }
     let mut arrays: Vec<ArrayRef> = cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
     arrays.push(Arc::new(first.finish()));
-    let revocation_changes = RecordBatch::try_new(revocation_changes_schema(), arrays).expect("schema");
+    let revocation_changes = RecordBatch::try_new(schema::revocation_changes(), arrays).expect("schema");
 
     // Verdicts: every card whose verdict differs, or that is on one side only.
     let mut ver: Vec<(&str, &str, Option<&str>, Option<&str>)> = Vec::new();
@@ -216,26 +199,15 @@ pub fn diff(previous: &Path, current: &Path, current_meta: Option<&SweepMeta>) -
     }
     summary.verdict_changes = ver.len() as u64;
     let arrays: Vec<ArrayRef> = cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-    let verdict_changes = RecordBatch::try_new(verdict_changes_schema(), arrays).expect("schema");
+    let verdict_changes = RecordBatch::try_new(schema::verdict_changes(), arrays).expect("schema");
     Ok(Diff { revocation_changes, verdict_changes, summary })
 }
 
 /// Writes the diff's files into `dir`.
 pub fn write(dir: &Path, d: &Diff) -> Result<Vec<Written>> {
-    let rc = revocation_changes_schema();
-    let batches = [d.revocation_changes.clone()];
-    Ok(vec![
-        write_parquet(dir, "revocation_changes.parquet", &rc, batches.clone(), &["card_id"], &["org_id", "card_id"])?,
-        write_csv(dir, "revocation_changes.csv", &rc, &batches)?,
-        write_parquet(
-            dir,
-            "verdict_changes.parquet",
-            &verdict_changes_schema(),
-            [d.verdict_changes.clone()],
-            &["card_id"],
-            &["org_id", "card_id"],
-        )?,
-    ])
+    let mut written = write_table(dir, &schema::REVOCATION_CHANGES, std::slice::from_ref(&d.revocation_changes))?;
+    written.extend(write_table(dir, &schema::VERDICT_CHANGES, std::slice::from_ref(&d.verdict_changes))?);
+    Ok(written)
 }
 
 impl DiffSummary {

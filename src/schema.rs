@@ -367,6 +367,119 @@ pub fn quarantine() -> SchemaRef {
     ])
 }
 
+pub fn revocation_changes() -> SchemaRef {
+    use DataType::*;
+    fields(&[("card_id", Utf8), ("org_id", Utf8), ("change", Utf8), ("rule", Utf8), ("first_seen", Date32)])
+}
+
+pub fn verdict_changes() -> SchemaRef {
+    use DataType::*;
+    fields(&[("card_id", Utf8), ("org_id", Utf8), ("verdict_before", Utf8), ("verdict_after", Utf8)])
+}
+
+/// An output table, declared once: its file name, columns, sort order, the columns too
+/// distinct to dictionary-encode, and whether operators get a CSV companion. The writers,
+/// the readers (`diff`, the org reports) and the tests name files through these.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputTable {
+    /// The file stem (`NAME.parquet`, `NAME.csv`), also `query`'s table name.
+    pub name: &'static str,
+    pub schema: fn() -> SchemaRef,
+    /// SPEC's sort key, recorded as the Parquet file's sort order.
+    pub sorted_by: &'static [&'static str],
+    /// Columns with (nearly) one value per row: no dictionary encoding.
+    pub unique: &'static [&'static str],
+    /// Also written as `NAME.csv` for operators.
+    pub csv: bool,
+}
+
+impl OutputTable {
+    pub fn parquet_file(&self) -> String {
+        format!("{}.parquet", self.name)
+    }
+
+    pub fn csv_file(&self) -> String {
+        format!("{}.csv", self.name)
+    }
+}
+
+pub const CARD_DECISIONS: OutputTable = OutputTable {
+    name: "card_decisions",
+    schema: card_decisions,
+    sorted_by: &["org_id", "card_id"],
+    unique: &["card_id"],
+    csv: false,
+};
+
+pub const REVOCATION_CANDIDATES: OutputTable = OutputTable {
+    name: "revocation_candidates",
+    schema: revocation_candidates,
+    sorted_by: &["org_id", "card_id"],
+    unique: &["card_id", "ordered_at", "received_at", "upgraded_at"],
+    csv: true,
+};
+
+pub const REVOCATION_CERTIFICATES: OutputTable = OutputTable {
+    name: "revocation_certificates",
+    schema: revocation_certificates,
+    sorted_by: &["org_id", "card_id", "cert_serial", "issuer"],
+    unique: &["cert_serial"],
+    csv: true,
+};
+
+pub const ORG_COMPLIANCE: OutputTable = OutputTable {
+    name: "org_compliance",
+    schema: org_compliance,
+    sorted_by: &["org_id"],
+    unique: &["org_id", "cleared_at"],
+    csv: true,
+};
+
+pub const ADMIN_REVIEW: OutputTable = OutputTable {
+    name: "admin_review",
+    schema: admin_review,
+    sorted_by: &["org_id"],
+    unique: &["email", "registered_at", "trained_at"],
+    csv: false,
+};
+
+pub const QUARANTINE: OutputTable = OutputTable {
+    name: "quarantine",
+    schema: quarantine,
+    sorted_by: &["table", "file", "row"],
+    unique: &["row"],
+    csv: false,
+};
+
+/// `run --previous`: what changed since last night (SPEC "Nightly diff").
+pub const REVOCATION_CHANGES: OutputTable = OutputTable {
+    name: "revocation_changes",
+    schema: revocation_changes,
+    sorted_by: &["org_id", "card_id"],
+    unique: &["card_id"],
+    csv: true,
+};
+
+pub const VERDICT_CHANGES: OutputTable = OutputTable {
+    name: "verdict_changes",
+    schema: verdict_changes,
+    sorted_by: &["org_id", "card_id"],
+    unique: &["card_id"],
+    csv: false,
+};
+
+/// Every table a sweep can write.
+pub const OUTPUT_TABLES: [&OutputTable; 8] = [
+    &CARD_DECISIONS,
+    &REVOCATION_CANDIDATES,
+    &REVOCATION_CERTIFICATES,
+    &ORG_COMPLIANCE,
+    &ADMIN_REVIEW,
+    &QUARANTINE,
+    &REVOCATION_CHANGES,
+    &VERDICT_CHANGES,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +488,17 @@ mod tests {
     fn quarantined_rows_are_named_by_their_tables_key() {
         let named: Vec<Option<&str>> = INPUT_TABLES.iter().map(|t| t.named_by.map(|i| t.columns[i].name)).collect();
         assert_eq!(named, [Some("org_id"), None, Some("card_id"), Some("cert_serial")]);
+    }
+
+    #[test]
+    fn output_declarations_name_their_own_columns() {
+        let mut names = std::collections::HashSet::new();
+        for t in OUTPUT_TABLES {
+            assert!(names.insert(t.name), "{} declared twice", t.name);
+            let schema = (t.schema)();
+            for c in t.sorted_by.iter().chain(t.unique) {
+                assert!(schema.field_with_name(c).is_ok(), "{}: no column {c}", t.name);
+            }
+        }
     }
 }

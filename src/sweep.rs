@@ -10,6 +10,7 @@ use crate::ingest;
 use crate::memory;
 use crate::output::{self, publish::Staging};
 use crate::rules::{Policy, Verdict};
+use crate::schema;
 use crate::stage::Stage;
 
 /// A sweep's validated settings: nothing after this sees command-line types.
@@ -140,8 +141,8 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Sum
         as_of: plan.as_of,
         cards: data.cards.len(),
         verdicts,
-        revocation_candidates: rows_of("revocation_candidates.parquet"),
-        revocation_certificates: rows_of("revocation_certificates.parquet"),
+        revocation_candidates: rows_of(&schema::REVOCATION_CANDIDATES.parquet_file()),
+        revocation_certificates: rows_of(&schema::REVOCATION_CERTIFICATES.parquet_file()),
         quarantined: data.quarantine.len(),
         input_rows: data.files.iter().map(|f| f.rows).sum(),
         warnings: data.warnings,

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use siths_sweep::output::{card_decisions_sink, files::read_output};
+use siths_sweep::schema::CARD_DECISIONS;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,7 +21,7 @@ fn main() {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |t| t.parse().expect("THREADS is a number"),
     );
-    let path = out.join("card_decisions.parquet");
+    let path = out.join(CARD_DECISIONS.parquet_file());
     let (_, batches) = read_output(&path).expect("a sweep's card_decisions.parquet");
     let batches: Vec<_> = batches.collect::<Result<_, _>>().expect("readable");
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -44,7 +45,11 @@ fn main() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("the sweep's manifest.json"))
             .expect("a manifest");
-    let swept = manifest["outputs"].as_array().expect("outputs").iter().find(|o| o["name"] == "card_decisions.parquet");
+    let swept = manifest["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .find(|o| o["name"] == CARD_DECISIONS.parquet_file().as_str());
     let same = swept.is_some_and(|o| o["sha256"] == written.sha256.as_str());
     println!(
         "encode-floor: {rows} card decisions in {took:.3} s ({threads} threads){}",

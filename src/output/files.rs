@@ -20,6 +20,7 @@ use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::schema::OutputTable;
 use crate::time::{push_date, push_instant};
 
 /// Whether a text cell is one that a spreadsheet would take for a formula (SPEC "CSV
@@ -111,6 +112,11 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
+    /// The sink of an output table, as declared.
+    pub fn for_output(dir: &Path, t: &OutputTable) -> Result<Self> {
+        Self::create(dir, &t.parquet_file(), &(t.schema)(), t.unique, t.sorted_by)
+    }
+
     pub fn create(dir: &Path, name: &str, schema: &SchemaRef, unique: &[&str], sorted_by: &[&str]) -> Result<Self> {
         let path = dir.join(name);
         let mut props = WriterProperties::builder()
@@ -221,20 +227,18 @@ pub fn read_output(path: &Path) -> Result<(SchemaRef, impl Iterator<Item = Resul
     Ok((reader.schema(), reader.map(move |b| b.map_err(|e| Error::input(path, e.to_string())))))
 }
 
-/// Writes batches as one Parquet file (see [`ParquetSink`]).
-pub fn write_parquet(
-    dir: &Path,
-    name: &str,
-    schema: &SchemaRef,
-    batches: impl IntoIterator<Item = RecordBatch>,
-    unique: &[&str],
-    sorted_by: &[&str],
-) -> Result<Written> {
-    let mut sink = ParquetSink::create(dir, name, schema, unique, sorted_by)?;
+/// Writes `batches` as the output table `t`: its Parquet file, then its CSV companion if
+/// it has one.
+pub fn write_table(dir: &Path, t: &OutputTable, batches: &[RecordBatch]) -> Result<Vec<Written>> {
+    let mut sink = ParquetSink::for_output(dir, t)?;
     for b in batches {
-        sink.write(&b)?;
+        sink.write(b)?;
     }
-    sink.finish()
+    let mut written = vec![sink.finish()?];
+    if t.csv {
+        written.push(write_csv(dir, &t.csv_file(), &(t.schema)(), batches)?);
+    }
+    Ok(written)
 }
 
 /// A CSV file being written per SPEC "CSV companions".
@@ -302,7 +306,7 @@ pub fn write_text(dir: &Path, name: &str, text: &str, rows: u64) -> Result<Writt
 }
 
 /// Writes batches as one CSV file (see [`CsvSink`]).
-pub fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Written> {
+fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Written> {
     let mut sink = CsvSink::create(dir, name, schema)?;
     for b in batches {
         sink.write(b)?;

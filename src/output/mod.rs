@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::evaluate::{Evaluation, RevokedCertificates};
 use crate::ingest::Ingested;
 use crate::rules::{Policy, Verdict};
+use crate::schema;
 use crate::time::format_date;
 pub use files::Written;
 
@@ -33,7 +34,7 @@ pub fn write_outputs(
     counts: &[OrgCounts],
     policy: &Policy,
 ) -> Result<Vec<Written>> {
-    use files::{write_csv, write_parquet};
+    use files::write_table;
     use rayon::prelude::*;
     let (org_order, org_rank) = reports::org_order(e);
     let card_order = reports::card_order(d, e, &org_rank);
@@ -57,59 +58,13 @@ pub fn write_outputs(
             Ok(vec![sink.finish()?])
         }),
         Box::new(|| {
-            let schema = crate::schema::revocation_candidates();
-            let unique = ["card_id", "ordered_at", "received_at", "upgraded_at"];
-            let mut out = vec![
-                write_parquet(
-                    dir,
-                    "revocation_candidates.parquet",
-                    &schema,
-                    cand.clone(),
-                    &unique,
-                    &["org_id", "card_id"],
-                )?,
-                write_csv(dir, "revocation_candidates.csv", &schema, &cand)?,
-            ];
-            let certs = &rev_certs;
-            let schema = crate::schema::revocation_certificates();
-            let sort = ["org_id", "card_id", "cert_serial", "issuer"];
-            out.push(write_parquet(
-                dir,
-                "revocation_certificates.parquet",
-                &schema,
-                certs.clone(),
-                &["cert_serial"],
-                &sort,
-            )?);
-            out.push(write_csv(dir, "revocation_certificates.csv", &schema, certs)?);
+            let mut out = write_table(dir, &schema::REVOCATION_CANDIDATES, &cand)?;
+            out.extend(write_table(dir, &schema::REVOCATION_CERTIFICATES, &rev_certs)?);
             Ok(out)
         }),
-        Box::new(|| {
-            let orgs = reports::org_compliance(e, counts, &org_order);
-            let schema = crate::schema::org_compliance();
-            Ok(vec![
-                write_parquet(
-                    dir,
-                    "org_compliance.parquet",
-                    &schema,
-                    orgs.clone(),
-                    &["org_id", "cleared_at"],
-                    &["org_id"],
-                )?,
-                write_csv(dir, "org_compliance.csv", &schema, &orgs)?,
-            ])
-        }),
-        Box::new(|| {
-            let admins = reports::admin_review(d, e, &org_rank);
-            let schema = crate::schema::admin_review();
-            let unique = ["email", "registered_at", "trained_at"];
-            Ok(vec![write_parquet(dir, "admin_review.parquet", &schema, admins, &unique, &["org_id"])?])
-        }),
-        Box::new(|| {
-            let q = reports::quarantine(&d.quarantine, &d.files);
-            let schema = crate::schema::quarantine();
-            Ok(vec![write_parquet(dir, "quarantine.parquet", &schema, q, &["row"], &["table", "file", "row"])?])
-        }),
+        Box::new(|| write_table(dir, &schema::ORG_COMPLIANCE, &reports::org_compliance(e, counts, &org_order))),
+        Box::new(|| write_table(dir, &schema::ADMIN_REVIEW, &reports::admin_review(d, e, &org_rank))),
+        Box::new(|| write_table(dir, &schema::QUARANTINE, &reports::quarantine(&d.quarantine, &d.files))),
     ];
     let summary: Job<'_> = Box::new(|| {
         let page = summary::render(d, e, counts, policy);
@@ -127,8 +82,7 @@ pub fn write_outputs(
 /// The sink `card_decisions.parquet` is written through (also by the encode floor,
 /// `src/bin/encode-floor.rs`, which must encode it exactly as a sweep does).
 pub fn card_decisions_sink(dir: &Path) -> Result<files::ParquetSink> {
-    let schema = crate::schema::card_decisions();
-    files::ParquetSink::create(dir, "card_decisions.parquet", &schema, &["card_id"], &["org_id", "card_id"])
+    files::ParquetSink::for_output(dir, &schema::CARD_DECISIONS)
 }
 
 /// What the manifest says beyond the files.

@@ -23,13 +23,14 @@ use super::summary::escape;
 use crate::error::{Error, Result};
 use crate::rules::admin::AdminProblem;
 use crate::rules::{Action, Compliance, Finding, Policy, Status, Swedish, Verdict};
+use crate::schema::{self, OutputTable};
 use crate::time::format_date;
 
 /// The folder inside a sweep's output.
 pub const DIR: &str = "org_reports";
 
-fn read(dir: &Path, name: &str) -> Result<Vec<RecordBatch>> {
-    files::read_output(&dir.join(name))?.1.collect()
+fn read(dir: &Path, t: &OutputTable) -> Result<Vec<RecordBatch>> {
+    files::read_output(&dir.join(t.parquet_file()))?.1.collect()
 }
 
 /// One row of a table: the batch and the row in it.
@@ -309,9 +310,9 @@ fn progress(o: Row<'_>) -> String {
 /// Writes `org_reports/<org>.html` for every organisation named in the staged tables,
 /// and `org_reports/index.csv`. Returns what was written, for the manifest.
 pub fn write(dir: &Path, as_of: i32, policy: &Policy) -> Result<Vec<Written>> {
-    let orgs = read(dir, "org_compliance.parquet")?;
-    let admins = read(dir, "admin_review.parquet")?;
-    let cards = read(dir, "card_decisions.parquet")?;
+    let orgs = read(dir, &schema::ORG_COMPLIANCE)?;
+    let admins = read(dir, &schema::ADMIN_REVIEW)?;
+    let cards = read(dir, &schema::CARD_DECISIONS)?;
     let org_rows = by_org(&orgs, |_| true);
     let admin_rows = by_org(&admins, |_| true);
     let card_rows = by_org(&cards, |c| str_at(c, "action") != Action::None.code());

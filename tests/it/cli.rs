@@ -1,7 +1,7 @@
 //! End to end: the real binary on `testdata/`. Every failure prints the command, its
 //! stdout and stderr.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
@@ -398,9 +398,23 @@ fn nightly_diff_through_three_nights() {
     let (n3, _) = night("2021-12-09", Some(&n2), &[]);
     assert!(changes(&n3).contains(&t("C03-one-day-more", "persisting", "2021-11-15")));
     assert!(changes(&n3).contains(&t("C02-exactly-3-months", "persisting", "2021-12-08")));
-    // The manifest lists the diff's files like any other output.
-    let manifest = fs::read_to_string(n3.join("manifest.json")).unwrap();
-    assert!(manifest.contains("revocation_changes.parquet") && manifest.contains("verdict_changes.parquet"));
+    // The folder holds exactly the declared tables (Parquet, and CSV where declared), the
+    // summary page and the manifest, which lists every one of them.
+    let mut want: BTreeSet<String> = ["manifest.json", "summary.html"].map(String::from).into();
+    for t in siths_sweep::schema::OUTPUT_TABLES {
+        want.insert(t.parquet_file());
+        if t.csv {
+            want.insert(t.csv_file());
+        }
+    }
+    let have: BTreeSet<String> =
+        fs::read_dir(&n3).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(have, want);
+    let manifest: serde_json::Value = serde_json::from_slice(&fs::read(n3.join("manifest.json")).unwrap()).unwrap();
+    let listed: BTreeSet<String> =
+        manifest["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap().to_string()).collect();
+    want.remove("manifest.json");
+    assert_eq!(listed, want);
     // Backwards, as its own subcommand: what was revoked is now resolved.
     let out = work.path().join("back");
     let o = sweep(&["diff", "--previous", s(&n2), "--current", s(&n1), "--out", s(&out)], 0);
