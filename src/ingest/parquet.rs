@@ -4,17 +4,20 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Type as PhysicalType;
 use rayon::prelude::*;
 
+use arrow_array::RecordBatch;
+use arrow_schema::DataType;
+
 use super::values::check_type;
 use super::{RawBatch, RowNumbers};
 use crate::error::{Error, Result};
-use crate::schema::{ColumnKind, InputTable};
-use arrow_schema::DataType;
+use crate::schema::{ColumnKind, InputColumn, InputTable};
 
 /// Reads a Parquet file and hands every batch to `convert` on the thread that decoded
 /// it, so raw and converted data of the whole file never sit in memory together.
@@ -27,121 +30,153 @@ pub fn read_parquet<T: Send>(
     convert: impl Fn(RawBatch) -> T + Sync,
 ) -> Result<(Vec<T>, u64)> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new())
-        .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?;
-    let schema = meta.schema().clone();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| unreadable(path, &e))?;
+    let names: Vec<String> = meta.schema().fields().iter().map(|f| f.name().clone()).collect();
     let positions = super::map_columns(table, path, &names)?;
     for (col, p) in table.columns.iter().zip(&positions) {
         if let Some(p) = p {
-            check_type(col.kind, schema.field(*p).data_type())
+            check_type(col.kind, meta.schema().field(*p).data_type())
                 .map_err(|why| Error::input(path, format!("column {:?} of table {} {why}", col.name, table.name)))?;
         }
     }
-    // Low-cardinality strings (labels, interned text) are asked for as dictionaries:
-    // arrow-rs then hands over a dictionary page's values and keys as they are instead
-    // of copying a string per row, and conversion looks at each distinct value once.
-    let wanted =
-        |c: &crate::schema::InputColumn| c.kind == ColumnKind::Label || (c.kind == ColumnKind::Text && c.interned);
-    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
-    let mut changed = false;
-    for (col, p) in table.columns.iter().zip(&positions) {
-        if let Some(p) = *p
-            && wanted(col)
-            && matches!(fields[p].data_type(), DataType::Utf8 | DataType::LargeUtf8)
-        {
-            let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(fields[p].data_type().clone()));
-            fields[p] = std::sync::Arc::new(fields[p].as_ref().clone().with_data_type(dict));
-            changed = true;
-        }
-    }
-    let meta = if changed {
-        let hinted = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()));
-        ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new().with_schema(hinted))
-            .map_err(|e| Error::input(path, format!("not a readable Parquet file: {e}")))?
-    } else {
-        meta
-    };
-    // Arrow reads INT96 as a zone-less timestamp; SPEC takes them as UTC instants.
-    let int96: Vec<bool> = positions
-        .iter()
-        .map(|p| {
-            p.is_some_and(|p| {
-                meta.parquet_schema()
-                    .columns()
-                    .iter()
-                    .any(|c| c.physical_type() == PhysicalType::INT96 && c.path().parts()[0] == names[p])
-            })
-        })
-        .collect();
-    let mut roots: Vec<usize> = positions.iter().flatten().copied().collect();
-    roots.sort_unstable();
-    let groups = meta.metadata().row_groups();
-    let mut first_rows = Vec::with_capacity(groups.len());
-    let mut total = 0u64;
-    for g in groups {
-        first_rows.push(total + 1);
-        total += g.num_rows() as u64;
-    }
-    // Row groups are decoded in parallel, and each row group's batches converted in
-    // parallel. With fewer row groups than threads (a file written as one big row
-    // group), each row group's columns are also split into sets decoded in parallel,
-    // so decoding such a file, too, uses every core.
-    let threads = rayon::current_num_threads();
-    let sets_per_group = if groups.len() < threads { threads.div_ceil(groups.len().max(1)) } else { 1 };
-    let sets = column_sets(&meta, &names, &roots, sets_per_group);
-    // Where each wanted column is: its set, and its place in that set's batches (a
-    // projected batch holds the selected roots in schema order).
-    let slot: Vec<Option<(usize, usize)>> = positions
-        .iter()
-        .map(|p| {
-            p.map(|p| {
-                let s = sets.iter().position(|s| s.contains(&p)).expect("selected");
-                (s, sets[s].iter().position(|&r| r == p).expect("selected"))
-            })
-        })
-        .collect();
-    let masks: Vec<ProjectionMask> =
-        sets.iter().map(|s| ProjectionMask::roots(meta.parquet_schema(), s.iter().copied())).collect();
-    let per_group: Vec<Result<Vec<T>>> = (0..groups.len())
+    let meta = ask_for_dictionaries(meta, table, &positions).map_err(|e| unreadable(path, &e))?;
+    let plan = ReadPlan::new(&meta, &names, &positions, file, batch_rows);
+    let per_group: Vec<Result<Vec<T>>> = (0..plan.first_rows.len())
         .into_par_iter()
-        .map(|g| {
-            let decode = |mask: &ProjectionMask| -> Result<Vec<arrow_array::RecordBatch>> {
-                // A file of its own: clones of one handle share the read position, and
-                // parquet's File reader seeks, so parallel readers would corrupt each other.
-                let f = File::open(path).map_err(|e| Error::io(path, e))?;
-                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-                    .with_row_groups(vec![g])
-                    .with_projection(mask.clone())
-                    .with_batch_size(batch_rows)
-                    .build()
-                    .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
-                reader
-                    .map(|b| b.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}"))))
-                    .collect()
-            };
-            let decoded: Vec<Vec<arrow_array::RecordBatch>> = masks.par_iter().map(decode).collect::<Result<_>>()?;
-            // Every set read the same rows in the same batch sizes.
-            let lens: Vec<usize> = decoded[0].iter().map(|b| b.num_rows()).collect();
-            if decoded.iter().any(|d| !d.iter().map(|b| b.num_rows()).eq(lens.iter().copied())) {
-                return Err(Error::input(path, format!("row group {g}: columns of different lengths")));
-            }
-            let mut next_row = first_rows[g];
-            let mut raw = Vec::with_capacity(lens.len());
-            for (i, &len) in lens.iter().enumerate() {
-                let columns = slot.iter().map(|s| s.map(|(s, c)| decoded[s][i].column(c).clone())).collect();
-                raw.push(RawBatch { file, len, rows: RowNumbers::From(next_row), columns, int96: int96.clone() });
-                next_row += len as u64;
-            }
-            drop(decoded);
-            Ok(raw.into_par_iter().map(&convert).collect())
-        })
+        .map(|g| Ok(plan.row_group(path, &meta, g)?.into_par_iter().map(&convert).collect()))
         .collect();
     let mut batches = Vec::new();
     for g in per_group {
         batches.extend(g?);
     }
-    Ok((batches, total))
+    Ok((batches, plan.rows))
+}
+
+fn unreadable(path: &Path, e: &parquet::errors::ParquetError) -> Error {
+    Error::input(path, format!("not a readable Parquet file: {e}"))
+}
+
+/// Low-cardinality strings (labels, interned text) are asked for as dictionaries:
+/// arrow-rs then hands over a dictionary page's values and keys as they are instead of
+/// copying a string per row, and conversion looks at each distinct value once.
+fn ask_for_dictionaries(
+    meta: ArrowReaderMetadata,
+    table: &InputTable,
+    positions: &[Option<usize>],
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let schema = meta.schema().clone();
+    let wanted = |c: &InputColumn| c.kind == ColumnKind::Label || (c.kind == ColumnKind::Text && c.interned);
+    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+    let mut changed = false;
+    for (col, p) in table.columns.iter().zip(positions) {
+        if let Some(p) = *p
+            && wanted(col)
+            && matches!(fields[p].data_type(), DataType::Utf8 | DataType::LargeUtf8)
+        {
+            let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(fields[p].data_type().clone()));
+            fields[p] = Arc::new(fields[p].as_ref().clone().with_data_type(dict));
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(meta);
+    }
+    let hinted = Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new().with_schema(hinted))
+}
+
+/// How a file is decoded: which columns in which sets, where each table column lands in
+/// a set's batches, and the first data row of each row group.
+struct ReadPlan {
+    file: u32,
+    batch_rows: usize,
+    /// Per table column: its set and its place in that set's batches (a projected batch
+    /// holds the selected roots in schema order).
+    slot: Vec<Option<(usize, usize)>>,
+    masks: Vec<ProjectionMask>,
+    /// Per table column: a Parquet INT96 timestamp. Arrow reads those as zone-less
+    /// timestamps; SPEC takes them as UTC instants.
+    int96: Vec<bool>,
+    first_rows: Vec<u64>,
+    rows: u64,
+}
+
+impl ReadPlan {
+    fn new(
+        meta: &ArrowReaderMetadata,
+        names: &[String],
+        positions: &[Option<usize>],
+        file: u32,
+        batch_rows: usize,
+    ) -> Self {
+        let leaves = meta.parquet_schema().columns();
+        let int96 = positions
+            .iter()
+            .map(|p| {
+                p.is_some_and(|p| {
+                    leaves.iter().any(|c| c.physical_type() == PhysicalType::INT96 && c.path().parts()[0] == names[p])
+                })
+            })
+            .collect();
+        let mut roots: Vec<usize> = positions.iter().flatten().copied().collect();
+        roots.sort_unstable();
+        let groups = meta.metadata().row_groups();
+        let mut first_rows = Vec::with_capacity(groups.len());
+        let mut rows = 0u64;
+        for g in groups {
+            first_rows.push(rows + 1);
+            rows += g.num_rows() as u64;
+        }
+        // Row groups are decoded in parallel, and each row group's batches converted in
+        // parallel. With fewer row groups than threads (a file written as one big row
+        // group), each row group's columns are also split into sets decoded in
+        // parallel, so decoding such a file, too, uses every core.
+        let threads = rayon::current_num_threads();
+        let sets_per_group = if groups.len() < threads { threads.div_ceil(groups.len().max(1)) } else { 1 };
+        let sets = column_sets(meta, names, &roots, sets_per_group);
+        let slot = positions
+            .iter()
+            .map(|p| {
+                p.map(|p| {
+                    let s = sets.iter().position(|s| s.contains(&p)).expect("selected");
+                    (s, sets[s].iter().position(|&r| r == p).expect("selected"))
+                })
+            })
+            .collect();
+        let masks = sets.iter().map(|s| ProjectionMask::roots(meta.parquet_schema(), s.iter().copied())).collect();
+        ReadPlan { file, batch_rows, slot, masks, int96, first_rows, rows }
+    }
+
+    /// Row group `g` decoded (its column sets in parallel) into raw batches.
+    fn row_group(&self, path: &Path, meta: &ArrowReaderMetadata, g: usize) -> Result<Vec<RawBatch>> {
+        let decode = |mask: &ProjectionMask| -> Result<Vec<RecordBatch>> {
+            // A file of its own: clones of one handle share the read position, and
+            // parquet's File reader seeks, so parallel readers would corrupt each other.
+            let f = File::open(path).map_err(|e| Error::io(path, e))?;
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+                .with_row_groups(vec![g])
+                .with_projection(mask.clone())
+                .with_batch_size(self.batch_rows)
+                .build()
+                .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
+            reader.map(|b| b.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}")))).collect()
+        };
+        let decoded: Vec<Vec<RecordBatch>> = self.masks.par_iter().map(decode).collect::<Result<_>>()?;
+        // Every set read the same rows in the same batch sizes.
+        let lens: Vec<usize> = decoded[0].iter().map(RecordBatch::num_rows).collect();
+        if decoded.iter().any(|d| !d.iter().map(RecordBatch::num_rows).eq(lens.iter().copied())) {
+            return Err(Error::input(path, format!("row group {g}: columns of different lengths")));
+        }
+        let mut next_row = self.first_rows[g];
+        let mut raw = Vec::with_capacity(lens.len());
+        for (i, &len) in lens.iter().enumerate() {
+            let columns = self.slot.iter().map(|s| s.map(|(s, c)| decoded[s][i].column(c).clone())).collect();
+            let rows = RowNumbers::From(next_row);
+            raw.push(RawBatch { file: self.file, len, rows, columns, int96: self.int96.clone() });
+            next_row += len as u64;
+        }
+        Ok(raw)
+    }
 }
 
 /// The wanted root columns in up to `n` sets of about equal compressed size (over all
