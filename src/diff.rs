@@ -15,6 +15,7 @@ use arrow_schema::DataType;
 
 use crate::error::{Error, Result};
 use crate::output::files::{Written, read_output, write_table};
+use crate::rules::Verdict;
 use crate::schema;
 use crate::time::{format_date, parse_date};
 
@@ -120,6 +121,8 @@ pub struct DiffSummary {
     pub caveats: Vec<String>,
     pub previous_as_of: Option<i32>,
     pub current_as_of: Option<i32>,
+    /// Cards upgraded (upgraded + violation) in the previous and the current sweep.
+    pub upgraded_total: (u64, u64),
 }
 
 /// The diff's two tables, sorted by (org_id, card_id).
@@ -133,7 +136,16 @@ pub struct Diff {
 /// (`current_meta` standing in for its manifest).
 pub fn diff(previous: &Path, current: &Path, current_meta: Option<&SweepMeta>) -> Result<Diff> {
     let (p, c) = (load(previous, None)?, load(current, current_meta)?);
-    let mut summary = DiffSummary { previous_as_of: p.as_of, current_as_of: c.as_of, ..Default::default() };
+    let upgraded = |s: &Sweep| {
+        let codes = [Verdict::Upgraded.code(), Verdict::Violation.code()];
+        s.verdicts.values().filter(|(_, v)| codes.contains(&v.as_str())).count() as u64
+    };
+    let mut summary = DiffSummary {
+        previous_as_of: p.as_of,
+        current_as_of: c.as_of,
+        upgraded_total: (upgraded(&p), upgraded(&c)),
+        ..Default::default()
+    };
     if p.version != c.version {
         summary.caveats.push(format!("made by different versions ({} and {})", p.version, c.version));
     }

@@ -105,7 +105,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Sum
     start(Stage::Aggregate);
     let counts = aggregate::rollup(&eval);
     start(Stage::Write);
-    let mut written = output::write_outputs(&staging.dir, &data, &eval, &revoked, &counts, &plan.policy)?;
+    let mut written = output::write_outputs(&staging.dir, &data, &eval, &revoked, &counts)?;
     if plan.org_reports {
         start(Stage::OrgReports);
         written.extend(output::org_reports::write(&staging.dir, plan.as_of, &plan.policy)?);
@@ -122,6 +122,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Sum
         written.extend(crate::diff::write(&staging.dir, &d)?);
         diff_summary = Some(d.summary);
     }
+    written.push(output::write_summary(&staging.dir, &data, &eval, &counts, &plan.policy, diff_summary.as_ref())?);
     clock.lap(None);
     let timings = clock.laps;
     let verdicts = aggregate::verdict_totals(&counts);

@@ -2,6 +2,7 @@
 //! publish the folder atomically in place of `--out`.
 
 pub mod files;
+pub mod html;
 pub mod names;
 pub mod org_reports;
 pub mod publish;
@@ -21,7 +22,7 @@ use crate::schema;
 use crate::time::format_date;
 pub use files::Written;
 
-/// Writes every output file (not the manifest) into `dir`. The files are independent,
+/// Writes every table (not `summary.html`, not the manifest) into `dir`. The files are independent,
 /// so they are written concurrently; the list comes back in a fixed order.
 ///
 /// Of the certificates, the outputs need only those the CA must revoke (`revoked`): the
@@ -32,7 +33,6 @@ pub fn write_outputs(
     e: &Evaluation,
     revoked: &RevokedCertificates,
     counts: &[OrgCounts],
-    policy: &Policy,
 ) -> Result<Vec<Written>> {
     use files::write_table;
     use rayon::prelude::*;
@@ -44,39 +44,47 @@ pub fn write_outputs(
         || reports::revocation_certificates(d, e, revoked, &revs),
     );
     drop(revs);
-    type Job<'a> = Box<dyn Fn() -> Result<Vec<Written>> + Send + Sync + 'a>;
-    let jobs: Vec<Job<'_>> = vec![
-        Box::new(|| {
-            // One row group's worth of decisions at a time, built and then encoded (each
-            // in parallel): the biggest table is never whole in memory.
-            let mut sink = card_decisions_sink(dir)?;
-            for window in card_order.chunks(files::ROW_GROUP_ROWS) {
-                for b in reports::card_decisions(d, e, window) {
-                    sink.write(&b)?;
-                }
-            }
-            Ok(vec![sink.finish()?])
-        }),
-        Box::new(|| {
-            let mut out = write_table(dir, &schema::REVOCATION_CANDIDATES, &cand)?;
-            out.extend(write_table(dir, &schema::REVOCATION_CERTIFICATES, &rev_certs)?);
-            Ok(out)
-        }),
-        Box::new(|| write_table(dir, &schema::ORG_COMPLIANCE, &reports::org_compliance(e, counts, &org_order))),
-        Box::new(|| write_table(dir, &schema::ADMIN_REVIEW, &reports::admin_review(d, e, &org_rank))),
-        Box::new(|| write_table(dir, &schema::QUARANTINE, &reports::quarantine(&d.quarantine, &d.files))),
+    type Job<'a> = &'a (dyn Fn() -> Result<Vec<Written>> + Sync);
+    let jobs: [Job<'_>; 6] = [
+        &|| write_card_decisions(dir, d, e, &card_order),
+        &|| write_table(dir, &schema::REVOCATION_CANDIDATES, &cand),
+        &|| write_table(dir, &schema::REVOCATION_CERTIFICATES, &rev_certs),
+        &|| write_table(dir, &schema::ORG_COMPLIANCE, &reports::org_compliance(e, counts, &org_order)),
+        &|| write_table(dir, &schema::ADMIN_REVIEW, &reports::admin_review(d, e, &org_rank)),
+        &|| write_table(dir, &schema::QUARANTINE, &reports::quarantine(&d.quarantine, &d.files)),
     ];
-    let summary: Job<'_> = Box::new(|| {
-        let page = summary::render(d, e, counts, policy);
-        Ok(vec![files::write_text(dir, "summary.html", &page, counts.len() as u64)?])
-    });
-    let jobs: Vec<Job<'_>> = jobs.into_iter().chain([summary]).collect();
     let written: Vec<Result<Vec<Written>>> = jobs.par_iter().map(|job| job()).collect();
     let mut out = Vec::new();
     for w in written {
         out.extend(w?);
     }
     Ok(out)
+}
+
+/// `summary.html`: written after the diff, when there is one, so that it can say what
+/// changed since the night before.
+pub fn write_summary(
+    dir: &Path,
+    d: &Ingested,
+    e: &Evaluation,
+    counts: &[OrgCounts],
+    policy: &Policy,
+    change: Option<&crate::diff::DiffSummary>,
+) -> Result<Written> {
+    let page = summary::render(d, e, counts, policy, change);
+    files::write_text(dir, "summary.html", &page, counts.len() as u64)
+}
+
+/// `card_decisions.parquet`, one row group's worth of decisions at a time, built and then
+/// encoded (each in parallel): the biggest table is never whole in memory.
+fn write_card_decisions(dir: &Path, d: &Ingested, e: &Evaluation, card_order: &[u32]) -> Result<Vec<Written>> {
+    let mut sink = card_decisions_sink(dir)?;
+    for window in card_order.chunks(files::ROW_GROUP_ROWS) {
+        for b in reports::card_decisions(d, e, window) {
+            sink.write(&b)?;
+        }
+    }
+    Ok(vec![sink.finish()?])
 }
 
 /// The sink `card_decisions.parquet` is written through (also by the encode floor,

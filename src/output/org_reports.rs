@@ -15,11 +15,12 @@ use std::path::Path;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
+use maud::{Markup, html};
 use rayon::prelude::*;
 
 use super::files::{self, Written, cell_text, csv_field};
+use super::html;
 use super::names::safe_stem;
-use super::summary::escape;
 use crate::error::{Error, Result};
 use crate::rules::admin::AdminProblem;
 use crate::rules::{Action, Compliance, Finding, Policy, Status, Swedish, Verdict};
@@ -137,13 +138,6 @@ fn compliance_sv(code: &str) -> &str {
     swedish(code, Compliance::from_code, Compliance::facts)
 }
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:62em;color:#222;padding:0 1em}\
-h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
-h3{font-size:1em;margin:1.4em 0 .3em}table{border-collapse:collapse;margin:.4em 0}\
-td,th{padding:.2em .6em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}\
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}td.d{white-space:nowrap}.muted{color:#666}.ok{color:#1a7f37}.bad{color:#b42318}\
-@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}tr{break-inside:avoid}}";
-
 /// The actions a customer's page lists, most urgent first (`none` is not listed).
 const URGENCY: [Action; 9] = [
     Action::Revoke,
@@ -166,136 +160,127 @@ fn page(
     as_of: i32,
     policy: &Policy,
 ) -> String {
-    let name = org.map(|o| text(o, "org_name")).filter(|n| !n.is_empty());
-    let title = match &name {
-        Some(n) => format!("{} ({})", escape(n), escape(org_id)),
-        None => escape(org_id),
+    let title = match org.map(|o| text(o, "org_name")).filter(|n| !n.is_empty()) {
+        Some(name) => format!("{name} ({org_id})"),
+        None => org_id.to_string(),
     };
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html lang=\"sv\"><head><meta charset=\"utf-8\"><title>SITHS-uppgradering: {title}</title>\
-<style>{STYLE}</style></head><body><h1>Uppgradering till SITHS e-id: {title}</h1>\
-<p class=\"muted\">Underlag från Svensk e-identitet per {as_of}. Sista dag för uppgradering: före {deadline}.</p>",
-        as_of = format_date(as_of),
-        deadline = format_date(policy.deadline),
-    );
+    let body = html! {
+        h1 { "Uppgradering till SITHS e-id: " (title) }
+        p.muted {
+            "Underlag från Svensk e-identitet per " (format_date(as_of))
+            ". Sista dag för uppgradering: före " (format_date(policy.deadline)) "."
+        }
+        h2 { "Organisationens status" }
+        @match org {
+            None => p.bad { "Organisationen finns inte i vårt kundregister. Kontakta Svensk e-identitet." },
+            Some(o) => (status(o, policy)),
+        }
+        h2 { "ID-administratörer" }
+        (administrators(admins, policy))
+        h2 { "Kort som kräver åtgärd" }
+        (cards_by_action(cards, policy))
+        p.muted {
+            "Frågor om underlaget besvaras av Svensk e-identitet. Kort som uppgraderas utan att vara \
+    korrekt utlämnade spärras utan förvarning."
+        }
+    };
+    html::page("sv", &format!("SITHS-uppgradering: {title}"), &body)
+}
 
-    h.push_str("<h2>Organisationens status</h2>");
-    match org {
-        None => h.push_str(
-            "<p class=\"bad\">Organisationen finns inte i vårt kundregister. Kontakta Svensk e-identitet.</p>",
-        ),
-        Some(o) => {
-            let cleared = text(o, "cleared") == "true";
-            let cleared_at = local_date(o, "cleared_at", policy);
-            let _ = write!(
-                h,
-                "<p class=\"{}\"><strong>{}</strong></p><table>\
-<tr><th>ID-administratörer anmälda</th><td class=\"n\">{}</td></tr>\
-<tr><th>ID-administratörer som uppfyller kraven</th><td class=\"n\">{} (minst {} krävs)</td></tr>\
-<tr><th>Kort totalt</th><td class=\"n\">{}</td></tr>\
-<tr><th>Andel uppgraderade kort</th><td class=\"n\">{}</td></tr>\
-<tr><th>Bedömning</th><td>{}</td></tr></table>",
-                if cleared { "ok" } else { "bad" },
-                if cleared {
-                    format!("Organisationen uppfyller kraven för uppgradering sedan {cleared_at}.")
-                } else {
-                    format!(
-                        "Organisationen uppfyller ännu inte kraven för uppgradering: det behövs {} ID-administratörer \
-som genomgått utbildningen.",
-                        policy.min_trained_admins
-                    )
-                },
-                int(o, "admins_listed"),
-                int(o, "admins_qualified"),
-                policy.min_trained_admins,
-                int(o, "cards_total"),
-                progress(o),
-                escape(compliance_sv(&text(o, "compliance"))),
-            );
-            h.push_str("<h3>Kort per bedömning</h3><table><tr><th>Bedömning</th><th class=\"n\">Kort</th></tr>");
-            for v in Verdict::ALL {
-                let n = int(o, &v.code().to_lowercase());
-                if n > 0 {
-                    let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{n}</td></tr>", verdict_sv(v.code()));
+/// The organisation's clearance, counts and cards per verdict.
+fn status(o: Row<'_>, policy: &Policy) -> Markup {
+    let cleared = text(o, "cleared") == "true";
+    let verdicts = Verdict::ALL.iter().map(|v| (v, int(o, &v.code().to_lowercase()))).filter(|(_, n)| *n > 0);
+    html! {
+        p class=(if cleared { "ok" } else { "bad" }) {
+            strong {
+                @if cleared {
+                    "Organisationen uppfyller kraven för uppgradering sedan " (local_date(o, "cleared_at", policy)) "."
+                } @else {
+                    "Organisationen uppfyller ännu inte kraven för uppgradering: det behövs "
+                    (policy.min_trained_admins) " ID-administratörer som genomgått utbildningen."
                 }
             }
-            h.push_str("</table>");
+        }
+        table {
+            tr { th { "ID-administratörer anmälda" } td.n { (int(o, "admins_listed")) } }
+            tr {
+                th { "ID-administratörer som uppfyller kraven" }
+                td.n { (int(o, "admins_qualified")) " (minst " (policy.min_trained_admins) " krävs)" }
+            }
+            tr { th { "Kort totalt" } td.n { (int(o, "cards_total")) } }
+            tr { th { "Andel uppgraderade kort" } td.n { (progress(o)) } }
+            tr { th { "Bedömning" } td { (compliance_sv(&text(o, "compliance"))) } }
+        }
+        h3 { "Kort per bedömning" }
+        table {
+            tr { th { "Bedömning" } th.n { "Kort" } }
+            @for (v, n) in verdicts { tr { td { (verdict_sv(v.code())) } td.n { (n) } } }
         }
     }
+}
 
-    h.push_str("<h2>ID-administratörer</h2>");
+/// The organisation's ID administrators and their problems.
+fn administrators(admins: &[Row<'_>], policy: &Policy) -> Markup {
     if admins.is_empty() {
-        h.push_str("<p>Inga ID-administratörer är anmälda.</p>");
-    } else {
-        h.push_str(
-            "<table><tr><th>Namn</th><th>Personnummer</th><th>E-post</th><th>Anmäld</th><th>Utbildad</th>\
-<th>Uppfyller kraven</th><th>Problem</th></tr>",
-        );
-        for &a in admins {
-            let problems: Vec<String> = list(a, "problems").iter().map(|p| escape(problem_sv(p))).collect();
-            let qualified = text(a, "qualified") == "true";
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td class=\"d\">{}</td><td>{}</td><td class=\"d\">{}</td><td class=\"d\">{}</td>\
-<td class=\"{}\">{}</td><td>{}</td></tr>",
-                escape(&text(a, "name")),
-                escape(&text(a, "personnummer_masked")),
-                escape(&text(a, "email")),
-                local_date(a, "registered_at", policy),
-                local_date(a, "trained_at", policy),
-                if qualified { "ok" } else { "bad" },
-                if qualified { "ja" } else { "nej" },
-                if problems.is_empty() { "inga".to_string() } else { problems.join("; ") },
-            );
+        return html! { p { "Inga ID-administratörer är anmälda." } };
+    }
+    html! {
+        table {
+            tr {
+                th { "Namn" } th { "Personnummer" } th { "E-post" } th { "Anmäld" } th { "Utbildad" }
+                th { "Uppfyller kraven" } th { "Problem" }
+            }
+            @for &a in admins {
+                @let problems: Vec<String> = list(a, "problems").iter().map(|p| problem_sv(p).to_string()).collect();
+                @let qualified = text(a, "qualified") == "true";
+                tr {
+                    td { (text(a, "name")) }
+                    td.d { (text(a, "personnummer_masked")) }
+                    td { (text(a, "email")) }
+                    td.d { (local_date(a, "registered_at", policy)) }
+                    td.d { (local_date(a, "trained_at", policy)) }
+                    td class=(if qualified { "ok" } else { "bad" }) { (if qualified { "ja" } else { "nej" }) }
+                    td { @if problems.is_empty() { "inga" } @else { (problems.join("; ")) } }
+                }
+            }
         }
-        h.push_str("</table>");
     }
+}
 
-    h.push_str("<h2>Kort som kräver åtgärd</h2>");
-    if cards.is_empty() {
-        h.push_str("<p class=\"ok\">Inga kort kräver åtgärd.</p>");
-    }
-    // Grouped in one pass, shown most urgent first.
+/// The cards that need something done, grouped by action, most urgent first.
+fn cards_by_action(cards: &[Row<'_>], policy: &Policy) -> Markup {
+    // Grouped in one pass, shown in the order of URGENCY.
     let mut groups: Vec<Vec<Row<'_>>> = vec![Vec::new(); URGENCY.len()];
     for &c in cards {
         let action = str_at(c, "action");
         let rank = URGENCY.iter().position(|a| a.code() == action).expect("every action but none is listed");
         groups[rank].push(c);
     }
-    for (action, group) in URGENCY.iter().zip(groups) {
-        if group.is_empty() {
-            continue;
+    html! {
+        @if cards.is_empty() { p.ok { "Inga kort kräver åtgärd." } }
+        @for (action, group) in URGENCY.iter().zip(groups).filter(|(_, g)| !g.is_empty()) {
+            h3 { (action_sv(action.code())) " " span.muted { "(" (group.len()) " kort)" } }
+            table {
+                tr {
+                    th { "Kort" } th { "Vårdenhet" } th { "Korttyp" } th { "Status" } th { "Bedömning" }
+                    th { "Orsak" } th { "Utlämnas senast" }
+                }
+                @for c in group {
+                    @let findings: Vec<String> = list(c, "findings").iter().map(|f| finding_sv(f, policy).into_owned()).collect();
+                    tr {
+                        td { (str_at(c, "card_id")) }
+                        td { (str_at(c, "care_unit")) }
+                        td { (str_at(c, "card_type")) }
+                        td { (status_sv(str_at(c, "status"))) }
+                        td { (verdict_sv(str_at(c, "verdict"))) }
+                        td { (findings.join("; ")) }
+                        td.d { (text(c, "issuance_due")) }
+                    }
+                }
+            }
         }
-        let _ = write!(
-            h,
-            "<h3>{} <span class=\"muted\">({} kort)</span></h3><table><tr><th>Kort</th><th>Vårdenhet</th><th>Korttyp</th>\
-<th>Status</th><th>Bedömning</th><th>Orsak</th><th>Utlämnas senast</th></tr>",
-            action_sv(action.code()),
-            group.len()
-        );
-        for c in group {
-            let findings: Vec<String> = list(c, "findings").iter().map(|f| escape(&finding_sv(f, policy))).collect();
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"d\">{}</td></tr>",
-                escape(str_at(c, "card_id")),
-                escape(str_at(c, "care_unit")),
-                escape(str_at(c, "card_type")),
-                escape(status_sv(str_at(c, "status"))),
-                verdict_sv(str_at(c, "verdict")),
-                findings.join("; "),
-                text(c, "issuance_due"),
-            );
-        }
-        h.push_str("</table>");
     }
-    h.push_str(
-        "<p class=\"muted\">Frågor om underlaget besvaras av Svensk e-identitet. Kort som uppgraderas utan att vara \
-korrekt utlämnade spärras utan förvarning.</p></body></html>\n",
-    );
-    h
 }
 
 fn progress(o: Row<'_>) -> String {
