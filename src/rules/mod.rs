@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod card;
 pub mod cert;
+pub mod forecast;
 pub mod org;
 pub mod policy;
 
