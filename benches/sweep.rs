@@ -15,7 +15,13 @@ use siths_sweep::time::parse_date;
 const CARDS: u64 = 200_000;
 
 fn export(dir: &Path) {
-    let spec = GenSpec { cards: CARDS, seed: 1, as_of: parse_date("2021-11-15").unwrap(), format: OutFormat::Parquet };
+    let spec = GenSpec {
+        cards: CARDS,
+        seed: 1,
+        as_of: parse_date("2021-11-15").unwrap(),
+        format: OutFormat::Parquet,
+        campaign: None,
+    };
     generate(dir, &spec).expect("generated");
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{EXIT_OK, Failure};
-use crate::generate::{GenSpec, OutFormat, generate};
+use crate::generate::{GenSpec, OutFormat, generate, generate_nights};
 use crate::output::publish::Staging;
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -33,6 +33,10 @@ pub struct GenerateArgs {
     /// Replace a non-empty --out.
     #[arg(long)]
     force: bool,
+    /// Write a campaign instead: this many nightly exports, OUT/YYYY-MM-DD/, of one
+    /// evolving population, the last on --as-of.
+    #[arg(long)]
+    nights: Option<u32>,
     /// Worker threads; default all cores. The output does not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -48,7 +52,10 @@ pub fn main(a: GenerateArgs) -> Result<u8, Failure> {
         Format::Parquet => OutFormat::Parquet,
         Format::Csv => OutFormat::Csv,
     };
-    let spec = GenSpec { cards: a.cards, seed: a.seed, as_of, format };
+    if a.nights == Some(0) {
+        return Err(Failure::usage("--nights must be at least 1"));
+    }
+    let spec = GenSpec { cards: a.cards, seed: a.seed, as_of, format, campaign: None };
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
@@ -56,6 +63,20 @@ pub fn main(a: GenerateArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::usage(format!("cannot start threads: {e}")))?;
     let started = std::time::Instant::now();
     let staging = Staging::new(&a.out, a.force)?;
+    if let Some(n) = a.nights {
+        let nights = pool.install(|| generate_nights(&staging.dir, &spec, n))?;
+        staging.publish()?;
+        let (first, last) = (nights[0].0, nights[nights.len() - 1].0);
+        println!(
+            "siths-sweep: generated {n} nightly exports ({} to {}, {} cards on the last night) in {:.2} s into {}",
+            crate::time::format_date(first),
+            crate::time::format_date(last),
+            nights[nights.len() - 1].1.cards,
+            started.elapsed().as_secs_f64(),
+            a.out.display()
+        );
+        return Ok(EXIT_OK);
+    }
     let (_, counts) = pool.install(|| generate(&staging.dir, &spec))?;
     staging.publish()?;
     println!(

@@ -35,7 +35,77 @@ pub struct GenSpec {
     /// The export's date.
     pub as_of: i32,
     pub format: OutFormat,
+    /// One night of a campaign (`generate --nights`), or `None` for a single export.
+    pub campaign: Option<CampaignNight>,
 }
+
+/// One night of a campaign: the world is drawn as of the last night (`GenSpec::as_of`),
+/// the same for every night, and shown as it was known on `night`: nothing that happens
+/// after it (an order, a dispatch, a receipt, an upgrade, a registration or a training)
+/// is in that night's export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CampaignNight {
+    /// The campaign's first night.
+    pub first: i32,
+    pub night: i32,
+}
+
+/// How an organisation moves through a campaign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pace {
+    /// Every card upgraded before the first night.
+    Done,
+    /// Most cards upgraded in the first half of the campaign.
+    Fast,
+    /// Upgrades spread evenly up to the deadline.
+    Steady,
+    /// As steady, but nothing happens for a week or two.
+    Stalled { from: i32, days: i32 },
+    /// A third of the cards, most of them after the deadline.
+    Behind,
+}
+
+impl Pace {
+    fn draw(rng: &mut Rng, first: i32, last: i32) -> Pace {
+        match rng.below(100) {
+            0..=7 => Pace::Done,
+            8..=19 => Pace::Fast,
+            20..=31 => Pace::Stalled {
+                from: first + rng.below((last - first + 1) as u64) as i32,
+                days: 7 + rng.below(8) as i32,
+            },
+            32..=39 => Pace::Behind,
+            _ => Pace::Steady,
+        }
+    }
+
+    /// The day an old, received card is upgraded, if it is: never before its receipt
+    /// (`not_before`), and only after the organisation has been cleared.
+    fn upgrade_day(self, rng: &mut Rng, not_before: i32, first: i32, last: i32, deadline: i32) -> Option<i32> {
+        let (share, from, to) = match self {
+            Pace::Done => (100, first - 60, first - 1),
+            Pace::Fast => (95, first - 20, first + (last - first) / 2),
+            Pace::Steady | Pace::Stalled { .. } => (85, first - 40, deadline - 1),
+            Pace::Behind => (30, first - 40, deadline + 60),
+        };
+        if rng.below(100) >= share {
+            return None;
+        }
+        let mut day = from + rng.below((to - from + 1).max(1) as u64) as i32;
+        if let Pace::Stalled { from, days } = self
+            && (from..from + days).contains(&day)
+        {
+            day = from + days + rng.below(3) as i32;
+        }
+        Some(day.max(not_before))
+    }
+}
+
+/// Separate random streams for what only a campaign draws, so that a single export's
+/// streams (and bytes) stay as they were.
+const CAMPAIGN_ORG: u64 = 0x0CA3_9A16_0000_0001;
+const CAMPAIGN_CARD: u64 = 0x0CA3_9A16_0000_0002;
+const CAMPAIGN_ADMIN: u64 = 0x0CA3_9A16_0000_0003;
 
 /// What was generated, for the summary.
 #[derive(Clone, Debug, Default)]
@@ -223,6 +293,20 @@ pub fn generate(dir: &Path, spec: &GenSpec) -> Result<(Vec<Written>, GenCounts)>
     Ok((written, counts))
 }
 
+/// `generate --nights`: one export per night in `root/YYYY-MM-DD/`, the last on
+/// `spec.as_of`, all of one world. Returns each night with what it holds.
+pub fn generate_nights(root: &Path, spec: &GenSpec, nights: u32) -> Result<Vec<(i32, GenCounts)>> {
+    let first = spec.as_of - (nights.max(1) as i32 - 1);
+    (first..=spec.as_of)
+        .map(|night| {
+            let dir = root.join(crate::time::format_date(night));
+            std::fs::create_dir(&dir).map_err(|e| crate::error::Error::io(&dir, e))?;
+            let spec = GenSpec { campaign: Some(CampaignNight { first, night }), ..spec.clone() };
+            Ok((night, generate(&dir, &spec)?.1))
+        })
+        .collect()
+}
+
 // Four sinks live for a whole run; their size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Sink {
@@ -299,6 +383,10 @@ struct OrgGen<'a> {
     certs: [StringBuilder; 3],
     cert_not_after: TimestampMicrosecondBuilder,
     cert_revoked: BooleanBuilder,
+    /// The current organisation's pace and the day it is cleared during the campaign
+    /// (campaigns only).
+    pace: Pace,
+    clears_on: Option<i32>,
 }
 
 fn tsb() -> TimestampMicrosecondBuilder {
@@ -320,6 +408,8 @@ impl<'a> OrgGen<'a> {
             certs: Default::default(),
             cert_not_after: tsb(),
             cert_revoked: BooleanBuilder::new(),
+            pace: Pace::Steady,
+            clears_on: None,
         }
     }
 
@@ -352,12 +442,19 @@ impl<'a> OrgGen<'a> {
         // One organisation in 200 is missing from the register (its cards: UNKNOWN_ORG).
         let listed = !rng.chance(0.005);
         let units: Vec<String> = (0..1 + (n_cards / 400).min(40)).map(|u| format!("{name} enhet {u}")).collect();
+        if let Some(c) = self.spec.campaign {
+            let mut crng = Rng::new(self.spec.seed ^ CAMPAIGN_ORG, o);
+            self.pace = Pace::draw(&mut crng, c.first, self.spec.as_of);
+            // One organisation in five trains its administrators during the campaign.
+            let span = (self.spec.as_of - c.first + 1) as u64;
+            self.clears_on = (self.pace != Pace::Done && crng.chance(0.2)).then(|| c.first + crng.below(span) as i32);
+        }
         if piece.header {
             if listed {
                 self.orgs[0].append_value(&org_id);
                 self.orgs[1].append_value(&name);
             }
-            self.admins(&mut rng, &org_id, &name, &units, region, n_cards);
+            self.admins(&mut rng, o, &org_id, &name, &units, region, n_cards);
         }
         for c in piece.cards.clone() {
             // Each card draws from its own stream: any split into pieces gives the same bytes.
@@ -366,7 +463,17 @@ impl<'a> OrgGen<'a> {
         }
     }
 
-    fn admins(&mut self, rng: &mut Rng, org_id: &str, name: &str, units: &[String], region: bool, n_cards: u64) {
+    #[allow(clippy::too_many_arguments)]
+    fn admins(
+        &mut self,
+        rng: &mut Rng,
+        o: u64,
+        org_id: &str,
+        name: &str,
+        units: &[String],
+        region: bool,
+        n_cards: u64,
+    ) {
         // 0–6 registrations: regions have several, small clinics often too few.
         let n = if region {
             3 + rng.below(4)
@@ -376,6 +483,7 @@ impl<'a> OrgGen<'a> {
             [0, 1, 2, 2, 2, 3, 3, 4][rng.below(8) as usize]
         };
         let as_of = self.spec.as_of;
+        let mut crng = Rng::new(self.spec.seed ^ CAMPAIGN_ADMIN, o);
         let mut people: Vec<(i32, u32, String)> = Vec::new();
         for _ in 0..n {
             // One registration in twelve is a person registered before, in another form.
@@ -420,20 +528,41 @@ impl<'a> OrgGen<'a> {
             };
             let reg_day = as_of - 20 - rng.below(400) as i32;
             let registered = self.at(reg_day, rng);
-            let trained = match rng.below(100) {
-                0..=7 => None,                                                    // not trained
-                8..=10 => Some(self.at(reg_day - 1 - rng.below(10) as i32, rng)), // before registration
-                11..=12 => Some(self.at(as_of + 1 + rng.below(20) as i32, rng)),  // after the export
-                _ => Some(self.at(reg_day + rng.below(19) as i32, rng)),
+            let mut trained_day = match rng.below(100) {
+                0..=7 => None,                                      // not trained
+                8..=10 => Some(reg_day - 1 - rng.below(10) as i32), // before registration
+                11..=12 => Some(as_of + 1 + rng.below(20) as i32),  // after the export
+                _ => Some(reg_day + rng.below(19) as i32),
             };
+            let mut trained = trained_day.map(|d| self.at(d, rng));
+            let values = [
+                (!rng.chance(0.02)).then(|| format!("{first} {last}")),
+                (!rng.chance(0.02)).then_some(pnr),
+                (!rng.chance(0.02)).then_some(email),
+                (!rng.chance(0.02)).then(|| name.to_string()),
+                (!rng.chance(0.02)).then(|| units[rng.below(units.len() as u64) as usize].clone()),
+            ];
+            let registered = (!rng.chance(0.02)).then_some(registered);
+            if let Some(c) = self.spec.campaign {
+                if reg_day > c.night {
+                    continue;
+                }
+                // Organisations cleared during the campaign train their administrators then.
+                if let (Some(on), Some(_)) = (self.clears_on, trained_day) {
+                    let day = (on + crng.below(5) as i32).max(reg_day);
+                    trained = Some(self.at(day, &mut crng));
+                    trained_day = Some(day);
+                }
+                if trained_day.is_some_and(|d| d > c.night) {
+                    trained = None;
+                }
+            }
             let b = &mut self.admins;
             b[0].append_value(org_id);
-            b[1].append_option((!rng.chance(0.02)).then(|| format!("{first} {last}")));
-            b[2].append_option((!rng.chance(0.02)).then_some(pnr));
-            b[3].append_option((!rng.chance(0.02)).then_some(email));
-            b[4].append_option((!rng.chance(0.02)).then_some(name));
-            b[5].append_option((!rng.chance(0.02)).then(|| units[rng.below(units.len() as u64) as usize].clone()));
-            self.admin_times[0].append_option((!rng.chance(0.02)).then_some(registered));
+            for (b, v) in b[1..].iter_mut().zip(values) {
+                b.append_option(v);
+            }
+            self.admin_times[0].append_option(registered);
             self.admin_times[1].append_option(trained);
         }
     }
@@ -463,25 +592,54 @@ impl<'a> OrgGen<'a> {
         let received = if status == "received" && rng.chance(0.005) { None } else { received };
         // Upgrades: most after receipt and before the deadline, some after it, some
         // before receipt, a few on sent cards.
-        let upgraded = if old && status == "received" && rng.chance(0.45) {
+        // The day, and whether it breaks the rules on purpose (after the deadline, before
+        // receipt).
+        let upgrade: Option<(i32, bool)> = if old && status == "received" && rng.chance(0.45) {
             // The campaign: upgrades from 75 days before the export up to the deadline.
             let first = received_day.max(as_of - 75);
             let last = as_of.min(self.deadline - 1).max(first);
-            let day = if rng.chance(0.02) {
-                self.deadline + rng.below(20) as i32
+            Some(if rng.chance(0.02) {
+                (self.deadline + rng.below(20) as i32, true)
             } else if rng.chance(0.02) {
-                received_day - 1
+                (received_day - 1, true)
             } else {
-                first + rng.below((last - first + 1) as u64) as i32
-            };
-            Some(self.at(day, rng))
+                (first + rng.below((last - first + 1) as u64) as i32, false)
+            })
         } else if unissued && old && rng.chance(0.02) {
-            Some(self.at(ordered_day + 1, rng))
+            Some((ordered_day + 1, true))
         } else if !old && rng.chance(0.002) {
-            Some(self.at(received_day.min(as_of), rng))
+            Some((received_day.min(as_of), false))
         } else {
             None
         };
+        let mut upgraded = upgrade.map(|(day, _)| self.at(day, rng));
+        let (mut sent, mut received, mut status) = (sent, received, status);
+        if let Some(c) = self.spec.campaign {
+            // Not yet ordered on this night: not in its export.
+            if ordered_day > c.night {
+                return;
+            }
+            let crng = &mut Rng::new(self.spec.seed ^ CAMPAIGN_CARD, index);
+            let mut day = upgrade.map(|u| u.0);
+            if old && status == "received" && !upgrade.is_some_and(|u| u.1) {
+                let cleared = self.clears_on.map_or(i32::MIN, |d| d + 1);
+                day = self.pace.upgrade_day(crng, (received_day + 1).max(cleared), c.first, as_of, self.deadline);
+                upgraded = day.map(|d| self.at(d, crng));
+            }
+            if day.is_some_and(|d| d > c.night) {
+                upgraded = None;
+            }
+            let revoked_day = received_day + 1 + crng.below((as_of - received_day).max(1) as u64) as i32;
+            status = match status {
+                "revoked" if revoked_day <= c.night => "revoked",
+                "received" | "revoked" if received_day <= c.night => "received",
+                "ordered" => "ordered",
+                _ if sent_day <= c.night => "sent",
+                _ => "ordered",
+            };
+            sent = sent.filter(|_| sent_day <= c.night);
+            received = received.filter(|_| received_day <= c.night);
+        }
         let code = |rng: &mut Rng| match rng.below(100) {
             0..=4 => Some(false),
             5..=11 => None,
