@@ -19,4 +19,5 @@ pub mod schema;
 pub mod stage;
 pub mod sweep;
 pub mod time;
+pub mod trend;
 pub mod vocabulary;

@@ -480,6 +480,79 @@ pub const OUTPUT_TABLES: [&OutputTable; 8] = [
     &VERDICT_CHANGES,
 ];
 
+/// The counts a night gives of the country or of one organisation, after `as_of` (and
+/// `org_id`): cards_total, one column per verdict, upgraded_total, remaining.
+fn campaign_counts(cols: &mut Vec<(String, DataType)>) {
+    use crate::rules::Verdict;
+    cols.push(("cards_total".into(), DataType::Int64));
+    cols.extend(Verdict::ALL.iter().map(|v| (v.code().to_lowercase(), DataType::Int64)));
+    cols.push(("upgraded_total".into(), DataType::Int64));
+    cols.push(("remaining".into(), DataType::Int64));
+}
+
+fn owned_fields(cols: Vec<(String, DataType)>) -> SchemaRef {
+    Arc::new(Schema::new(cols.into_iter().map(|(n, t)| Field::new(n, t, true)).collect::<Vec<_>>()))
+}
+
+pub fn national_trend() -> SchemaRef {
+    let mut cols = vec![("as_of".to_string(), DataType::Date32)];
+    campaign_counts(&mut cols);
+    for n in ["orgs_total", "orgs_cleared", "orgs_compliant", "orgs_at_risk", "orgs_non_compliant"] {
+        cols.push((n.to_string(), DataType::Int64));
+    }
+    owned_fields(cols)
+}
+
+pub fn org_trend() -> SchemaRef {
+    let mut cols = vec![("org_id".to_string(), DataType::Utf8), ("as_of".into(), DataType::Date32)];
+    campaign_counts(&mut cols);
+    cols.push(("upgrade_progress".into(), DataType::Float64));
+    cols.push(("compliance".into(), DataType::Utf8));
+    cols.push(("cleared".into(), DataType::Boolean));
+    // Whom the issuer can call about an organisation that falls behind.
+    cols.push(("admins_listed".into(), DataType::Int32));
+    cols.push(("admins_qualified".into(), DataType::Int32));
+    owned_fields(cols)
+}
+
+pub fn org_forecast() -> SchemaRef {
+    use DataType::*;
+    fields(&[
+        ("org_id", Utf8),
+        ("as_of", Date32),
+        ("remaining", Int64),
+        ("upgraded_total", Int64),
+        ("window_days", Int32),
+        ("rate_per_day", Float64),
+        ("projected_done", Date32),
+        ("days_left", Int64),
+        ("shortfall", Int64),
+        ("on_track", Boolean),
+    ])
+}
+
+/// `trend`: the country night by night.
+pub const NATIONAL_TREND: OutputTable = OutputTable {
+    name: "national_trend",
+    schema: national_trend,
+    sorted_by: &["as_of"],
+    unique: &["as_of"],
+    csv: true,
+};
+
+/// `trend`: each organisation night by night.
+pub const ORG_TREND: OutputTable =
+    OutputTable { name: "org_trend", schema: org_trend, sorted_by: &["org_id", "as_of"], unique: &[], csv: false };
+
+/// `trend`: the forecast per organisation and for the country (org_id null). Sorted by
+/// shortfall descending, then org_id with the country first: not an ascending key, so
+/// no sort order is recorded in the file.
+pub const ORG_FORECAST: OutputTable =
+    OutputTable { name: "org_forecast", schema: org_forecast, sorted_by: &[], unique: &["org_id"], csv: true };
+
+/// Every table `trend` writes.
+pub const TREND_TABLES: [&OutputTable; 3] = [&NATIONAL_TREND, &ORG_TREND, &ORG_FORECAST];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,7 +566,7 @@ mod tests {
     #[test]
     fn output_declarations_name_their_own_columns() {
         let mut names = std::collections::HashSet::new();
-        for t in OUTPUT_TABLES {
+        for t in OUTPUT_TABLES.iter().chain(&TREND_TABLES) {
             assert!(names.insert(t.name), "{} declared twice", t.name);
             let schema = (t.schema)();
             for c in t.sorted_by.iter().chain(t.unique) {

@@ -5,6 +5,7 @@ mod generate;
 mod progress;
 mod query;
 mod run;
+mod trend;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Run SQL (Polars) over a sweep's output folder; each Parquet output is a table.
     Query(query::QueryArgs),
+    /// Follow the campaign over the nights' sweeps: trend, forecast per organisation, trend.html.
+    Trend(trend::TrendArgs),
 }
 
 /// A failure with its exit status.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Generate(a) => generate::main(a),
         Command::Diff(a) => diff::main(a),
         Command::Query(a) => query::main(a),
+        Command::Trend(a) => trend::main(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -9,6 +9,7 @@
 mod common;
 
 mod bad_input;
+mod campaign;
 mod cli;
 mod faults;
 mod parquet_variants;
