@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Opens a sweep's summary.html in headless Chromium (Debian's package, installed if
 # missing): the page must load from disk and show the manifest's verdict totals. Leaves
-# a screenshot in target/summary.png.
+# a screenshot in target/summary.png. Given a `trend` output instead, checks trend.html:
+# the country's remaining cards and one point per night; screenshot in target/trend.png.
 #   scripts/browser_check.sh [OUTPUT_DIR]      default target/ci-sample
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,28 @@ fi
 profile=$(mktemp -d)
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
        --disable-component-update --disable-sync "--user-data-dir=$profile")
+if [ -f "$out/trend.html" ]; then
+  page="file://$(pwd)/$out/trend.html"
+  timeout 120 chromium "${flags[@]}" --dump-dom "$page" 2>/dev/null > "$profile/dom.html"
+  python3 - "$out" "$profile/dom.html" <<'PY'
+import csv, json, sys
+out, dom = sys.argv[1], open(sys.argv[2], encoding="utf-8").read()
+nights = list(csv.DictReader(open(f"{out}/national_trend.csv", encoding="utf-8")))
+remaining = nights[-1]["remaining"]
+if "SITHS upgrade campaign" not in dom:
+    sys.exit("trend.html did not render its title")
+if f"<strong>{remaining}</strong>" not in dom:
+    sys.exit(f"trend.html in the browser lacks the remaining cards, {remaining}")
+points = dom.count("<circle")
+if points != len(nights):
+    sys.exit(f"trend.html draws {points} nights in the burn-down, the trend has {len(nights)}")
+print(f"browser check: trend.html renders {len(nights)} nights, {remaining} cards remaining")
+PY
+  timeout 120 chromium "${flags[@]}" --window-size=1100,1600 --screenshot="$(pwd)/target/trend.png" "$page" >/dev/null 2>&1
+  test -s target/trend.png && echo "browser check: screenshot in target/trend.png"
+  rm -rf "$profile"
+  exit 0
+fi
 page="file://$(pwd)/$out/summary.html"
 dom=$(timeout 120 chromium "${flags[@]}" --dump-dom "$page" 2>/dev/null)
 as_of=$(python3 -c "import json; print(json.load(open('$out/manifest.json'))['as_of'])")
