@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/ci-sample}
+abs=$(cd "$out" && pwd)
 if ! command -v chromium >/dev/null 2>&1; then
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; then
     echo "browser check skipped: chromium is not installed and could not be installed"
@@ -17,7 +18,7 @@ profile=$(mktemp -d)
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
        --disable-component-update --disable-sync "--user-data-dir=$profile")
 if [ -f "$out/trend.html" ]; then
-  page="file://$(pwd)/$out/trend.html"
+  page="file://$abs/trend.html"
   timeout 120 chromium "${flags[@]}" --dump-dom "$page" 2>/dev/null > "$profile/dom.html"
   python3 - "$out" "$profile/dom.html" <<'PY'
 import csv, json, sys
@@ -38,7 +39,7 @@ PY
   rm -rf "$profile"
   exit 0
 fi
-page="file://$(pwd)/$out/summary.html"
+page="file://$abs/summary.html"
 dom=$(timeout 120 chromium "${flags[@]}" --dump-dom "$page" 2>/dev/null)
 as_of=$(python3 -c "import json; print(json.load(open('$out/manifest.json'))['as_of'])")
 grep -q "SITHS upgrade sweep as of $as_of" <<<"$dom" || { echo "summary.html did not render its title"; exit 1; }

@@ -106,6 +106,9 @@ impl Pace {
 const CAMPAIGN_ORG: u64 = 0x0CA3_9A16_0000_0001;
 const CAMPAIGN_CARD: u64 = 0x0CA3_9A16_0000_0002;
 const CAMPAIGN_ADMIN: u64 = 0x0CA3_9A16_0000_0003;
+/// The days over which an organisation cleared during a campaign trains its
+/// administrators.
+const CLEARING_DAYS: i32 = 5;
 
 /// What was generated, for the summary.
 #[derive(Clone, Debug, Default)]
@@ -542,16 +545,22 @@ impl<'a> OrgGen<'a> {
                 (!rng.chance(0.02)).then(|| name.to_string()),
                 (!rng.chance(0.02)).then(|| units[rng.below(units.len() as u64) as usize].clone()),
             ];
-            let registered = (!rng.chance(0.02)).then_some(registered);
+            let mut registered = (!rng.chance(0.02)).then_some(registered);
+            let mut reg_day = reg_day;
             if let Some(c) = self.spec.campaign {
-                if reg_day > c.night {
-                    continue;
-                }
-                // Organisations cleared during the campaign train their administrators then.
+                // Organisations cleared during the campaign train their administrators in
+                // the days after `clears_on`, registered before.
                 if let (Some(on), Some(_)) = (self.clears_on, trained_day) {
-                    let day = (on + crng.below(5) as i32).max(reg_day);
+                    let day = on + crng.below(CLEARING_DAYS as u64) as i32;
+                    if reg_day > day {
+                        reg_day = day - 1 - crng.below(30) as i32;
+                        registered = registered.map(|_| self.at(reg_day, &mut crng));
+                    }
                     trained = Some(self.at(day, &mut crng));
                     trained_day = Some(day);
+                }
+                if reg_day > c.night {
+                    continue;
                 }
                 if trained_day.is_some_and(|d| d > c.night) {
                     trained = None;
@@ -622,7 +631,9 @@ impl<'a> OrgGen<'a> {
             let crng = &mut Rng::new(self.spec.seed ^ CAMPAIGN_CARD, index);
             let mut day = upgrade.map(|u| u.0);
             if old && status == "received" && !upgrade.is_some_and(|u| u.1) {
-                let cleared = self.clears_on.map_or(i32::MIN, |d| d + 1);
+                // Not before every administrator of an organisation cleared during the
+                // campaign is trained: it upgrades its backlog once it may.
+                let cleared = self.clears_on.map_or(i32::MIN, |d| d + CLEARING_DAYS);
                 day = self.pace.upgrade_day(crng, (received_day + 1).max(cleared), c.first, as_of, self.deadline);
                 upgraded = day.map(|d| self.at(d, crng));
             }

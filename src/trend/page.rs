@@ -159,15 +159,19 @@ fn sparkline(nights: &[NightSweep], org_id: &str) -> Markup {
     let (first, last) = (nights[0].as_of, nights[nights.len() - 1].as_of);
     let series: Vec<(i32, i64)> =
         nights.iter().filter_map(|n| n.orgs.get(org_id).map(|o| (n.as_of, o.remaining()))).collect();
-    let max = series.iter().map(|s| s.1).max().unwrap_or(0).max(1);
+    // Scaled between its own least and most, so that a small organisation's progress
+    // shows as clearly as a region's.
+    let min = series.iter().map(|s| s.1).min().unwrap_or(0);
+    let max = series.iter().map(|s| s.1).max().unwrap_or(0);
     let mut points = String::new();
     for (day, r) in &series {
         let x = 2.0 + f64::from(day - first) / f64::from((last - first).max(1)) * 116.0;
-        let _ = write!(points, "{x:.1},{:.1} ", 22.0 - *r as f64 / max as f64 * 20.0);
+        let y = if max == min { 12.0 } else { 22.0 - (r - min) as f64 / (max - min) as f64 * 20.0 };
+        let _ = write!(points, "{x:.1},{y:.1} ");
     }
     html! {
         svg role="img" width="120" height="24" viewBox="0 0 120 24" {
-            title { "remaining cards per night, at most " (max) }
+            title { "remaining cards per night, between " (min) " and " (max) }
             polyline points=(points.trim_end()) fill="none" stroke="#b42318" stroke-width="1.5" {}
         }
     }
