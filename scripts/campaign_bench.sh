@@ -20,7 +20,7 @@ sweep_s=0
 for night in "$work"/exports/*/; do
   n=$(basename "$night")
   /usr/bin/time -v "$bin" run --quiet --input "$night" --out "$work/reports/$n" --as-of "$n" > /dev/null 2> "$work/run.time"
-  sweep_s=$(python3 -c "print($sweep_s + $(wall "$work/run.time"))")
+  sweep_s=$(python3 -c "print(round($sweep_s + $(wall "$work/run.time"), 2))")
   rm -rf "$night"
   # trend reads only the manifest and org_compliance.parquet.
   find "$work/reports/$n" -maxdepth 1 -type f ! -name manifest.json ! -name org_compliance.parquet -delete

@@ -162,6 +162,21 @@ fn trend_follows_the_campaign_and_forecasts_each_organisation() {
     assert_eq!(files["org_forecast.parquet"], forecast.len() as i64);
     assert!(files.contains_key("trend.html") && files.contains_key("org_trend.parquet"));
 
+    // A night swept with --previous states in summary.html what changed since.
+    let (prev, cur) = (&nights[nights.len() - 2], &nights[nights.len() - 1]);
+    let again = work.path().join("again");
+    run_night(&work.path().join("exports").join(cur), &again, cur, &["--previous", s(&reports.join(prev))]);
+    let summary = fs::read_to_string(again.join("summary.html")).unwrap();
+    let new =
+        table(&again, "revocation_changes.parquet").iter().filter(|r| r["change"].as_deref() == Some("new")).count();
+    let upgraded = int(last, "upgraded_total") - int(&national[national.len() - 2], "upgraded_total");
+    assert!(summary.contains(&format!("<h2>Since {prev}</h2>")), "{summary}");
+    assert!(summary.contains(&format!("<td>cards upgraded since then</td><td class=\"n\">{upgraded}</td>")));
+    assert!(summary.contains(&format!("<td>new revocation candidates</td><td class=\"n\">{new}</td>")));
+    assert!(!summary.contains("http") && !summary.contains("<script"));
+    let plain = fs::read_to_string(reports.join(cur).join("summary.html")).unwrap();
+    assert!(!plain.contains("<h2>Since"), "without --previous there is no change to state");
+
     // The trend folder itself under the history is passed over, not read as a night.
     let inside = reports.join("trend");
     sweep(&["trend", "--history", s(&reports), "--out", s(&inside)], 0);
