@@ -152,7 +152,14 @@ pub fn diff(previous: &Path, current: &Path, current_meta: Option<&SweepMeta>) -
     if p.policy != c.policy {
         summary.caveats.push("made under different policies (see the manifests)".into());
     }
-    // Revocations: new, persisting (current's rule), resolved (previous's rule).
+    let revocation_changes = revocation_changes(&p, &c, &mut summary);
+    let verdict_changes = verdict_changes(&p, &c, &mut summary);
+    Ok(Diff { revocation_changes, verdict_changes, summary })
+}
+
+/// Revocations: new, persisting (current's rule), resolved (previous's rule), with the
+/// night each was first seen; counted into `summary`.
+fn revocation_changes(p: &Sweep, c: &Sweep, summary: &mut DiffSummary) -> RecordBatch {
     let mut rev: Vec<(&str, &str, &str, &str, Option<i32>)> = Vec::new();
     for (card, (org, rule)) in &c.revocations {
         if p.revocations.contains_key(card) {
@@ -183,9 +190,11 @@ pub fn diff(previous: &Path, current: &Path, current_meta: Option<&SweepMeta>) -
     }
     let mut arrays: Vec<ArrayRef> = cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
     arrays.push(Arc::new(first.finish()));
-    let revocation_changes = RecordBatch::try_new(schema::revocation_changes(), arrays).expect("schema");
+    RecordBatch::try_new(schema::revocation_changes(), arrays).expect("schema")
+}
 
-    // Verdicts: every card whose verdict differs, or that is on one side only.
+/// Every card whose verdict differs, or that is on one side only; counted into `summary`.
+fn verdict_changes(p: &Sweep, c: &Sweep, summary: &mut DiffSummary) -> RecordBatch {
     let mut ver: Vec<(&str, &str, Option<&str>, Option<&str>)> = Vec::new();
     for (card, (org, after)) in &c.verdicts {
         match p.verdicts.get(card) {
@@ -211,8 +220,7 @@ pub fn diff(previous: &Path, current: &Path, current_meta: Option<&SweepMeta>) -
     }
     summary.verdict_changes = ver.len() as u64;
     let arrays: Vec<ArrayRef> = cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-    let verdict_changes = RecordBatch::try_new(schema::verdict_changes(), arrays).expect("schema");
-    Ok(Diff { revocation_changes, verdict_changes, summary })
+    RecordBatch::try_new(schema::verdict_changes(), arrays).expect("schema")
 }
 
 /// Writes the diff's files into `dir`.

@@ -372,6 +372,75 @@ fn luhn_digit(digits: &[u8]) -> u8 {
     ((10 - sum % 10) % 10) as u8
 }
 
+/// A personnummer in one of the forms exports use, sometimes with a typo in its check
+/// digit; one in twelve is a person of `people` again, in another form.
+fn personnummer(rng: &mut Rng, people: &mut Vec<(i32, u32, String)>) -> String {
+    // One registration in twelve is a person registered before, in another form.
+    let again = !people.is_empty() && rng.chance(0.08);
+    let (birth, serial, form) = if again {
+        let p = &people[rng.below(people.len() as u64) as usize];
+        (p.0, p.1, ["short", "long"][rng.below(2) as usize].to_string())
+    } else {
+        let birth = days_from_civil(1950, 1, 1) + rng.below(18_000) as i32;
+        let serial = 1 + rng.below(998) as u32;
+        (birth, serial, ["dash", "long", "plain"][rng.below(3) as usize].to_string())
+    };
+    people.push((birth, serial, form.clone()));
+    let (y, m, d) = civil_from_days(birth);
+    let coordination = rng.chance(0.03);
+    let day = if coordination { d + 60 } else { d };
+    let nine = format!("{:02}{m:02}{day:02}{serial:03}", y % 100);
+    let digits: Vec<u8> = nine.bytes().map(|b| b - b'0').collect();
+    let mut check = luhn_digit(&digits);
+    if rng.chance(0.04) {
+        check = (check + 1 + rng.below(9) as u8) % 10; // a typo
+    }
+    match form.as_str() {
+        "dash" => format!("{}-{}{check}", &nine[..6], &nine[6..]),
+        "plain" => format!("{nine}{check}"),
+        "short" => format!("{}{}-{}{check}", y / 100, &nine[..6], &nine[6..]),
+        _ => format!("{}{nine}{check}", y / 100),
+    }
+}
+
+/// A name and an e-mail address (one in 25 without `@`).
+fn contact(rng: &mut Rng, org_id: &str) -> (String, String) {
+    let first =
+        ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Eva", "Per", "Sara", "Ali"][rng.below(10) as usize];
+    let last = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Yilmaz"]
+        [rng.below(8) as usize];
+    let email = if rng.chance(0.04) {
+        format!("{}.{}", first.to_lowercase(), last.to_lowercase()) // no @
+    } else {
+        format!("{}.{}@{}.se", first.to_lowercase(), last.to_lowercase(), org_id.to_lowercase().replace('-', ""))
+    };
+    (format!("{first} {last}"), email)
+}
+
+/// A card's status and dates: as drawn for the export (the last night), then, in a
+/// campaign, as known on one night.
+struct CardLife {
+    old: bool,
+    status: &'static str,
+    ordered_day: i32,
+    sent_day: i32,
+    received_day: i32,
+    ordered: i64,
+    sent: Option<i64>,
+    received: Option<i64>,
+    /// The day drawn in the export's model, and whether it breaks a rule on purpose.
+    upgrade: Option<(i32, bool)>,
+    upgraded: Option<i64>,
+}
+
+/// An ID administrator's registration and training, as days and as instants.
+struct AdminDates {
+    reg_day: i32,
+    registered: Option<i64>,
+    trained_day: Option<i32>,
+    trained: Option<i64>,
+}
+
 /// Builders for the rows of a chunk of organisations.
 struct OrgGen<'a> {
     spec: &'a GenSpec,
@@ -489,81 +558,30 @@ impl<'a> OrgGen<'a> {
         let mut crng = Rng::new(self.spec.seed ^ CAMPAIGN_ADMIN, o);
         let mut people: Vec<(i32, u32, String)> = Vec::new();
         for _ in 0..n {
-            // One registration in twelve is a person registered before, in another form.
-            let again = !people.is_empty() && rng.chance(0.08);
-            let (birth, serial, form) = if again {
-                let p = &people[rng.below(people.len() as u64) as usize];
-                (p.0, p.1, ["short", "long"][rng.below(2) as usize].to_string())
-            } else {
-                let birth = days_from_civil(1950, 1, 1) + rng.below(18_000) as i32;
-                let serial = 1 + rng.below(998) as u32;
-                (birth, serial, ["dash", "long", "plain"][rng.below(3) as usize].to_string())
-            };
-            people.push((birth, serial, form.clone()));
-            let (y, m, d) = civil_from_days(birth);
-            let coordination = rng.chance(0.03);
-            let day = if coordination { d + 60 } else { d };
-            let nine = format!("{:02}{m:02}{day:02}{serial:03}", y % 100);
-            let digits: Vec<u8> = nine.bytes().map(|b| b - b'0').collect();
-            let mut check = luhn_digit(&digits);
-            if rng.chance(0.04) {
-                check = (check + 1 + rng.below(9) as u8) % 10; // a typo
-            }
-            let pnr = match form.as_str() {
-                "dash" => format!("{}-{}{check}", &nine[..6], &nine[6..]),
-                "plain" => format!("{nine}{check}"),
-                "short" => format!("{}{}-{}{check}", y / 100, &nine[..6], &nine[6..]),
-                _ => format!("{}{nine}{check}", y / 100),
-            };
-            let first = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Eva", "Per", "Sara", "Ali"]
-                [rng.below(10) as usize];
-            let last = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Yilmaz"]
-                [rng.below(8) as usize];
-            let email = if rng.chance(0.04) {
-                format!("{}.{}", first.to_lowercase(), last.to_lowercase()) // no @
-            } else {
-                format!(
-                    "{}.{}@{}.se",
-                    first.to_lowercase(),
-                    last.to_lowercase(),
-                    org_id.to_lowercase().replace('-', "")
-                )
-            };
+            let pnr = personnummer(rng, &mut people);
+            let (full_name, email) = contact(rng, org_id);
             let reg_day = as_of - 20 - rng.below(400) as i32;
             let registered = self.at(reg_day, rng);
-            let mut trained_day = match rng.below(100) {
+            let trained_day = match rng.below(100) {
                 0..=7 => None,                                      // not trained
                 8..=10 => Some(reg_day - 1 - rng.below(10) as i32), // before registration
                 11..=12 => Some(as_of + 1 + rng.below(20) as i32),  // after the export
                 _ => Some(reg_day + rng.below(19) as i32),
             };
-            let mut trained = trained_day.map(|d| self.at(d, rng));
+            let trained = trained_day.map(|d| self.at(d, rng));
             let values = [
-                (!rng.chance(0.02)).then(|| format!("{first} {last}")),
+                (!rng.chance(0.02)).then_some(full_name),
                 (!rng.chance(0.02)).then_some(pnr),
                 (!rng.chance(0.02)).then_some(email),
                 (!rng.chance(0.02)).then(|| name.to_string()),
                 (!rng.chance(0.02)).then(|| units[rng.below(units.len() as u64) as usize].clone()),
             ];
-            let mut registered = (!rng.chance(0.02)).then_some(registered);
-            let mut reg_day = reg_day;
+            let registered = (!rng.chance(0.02)).then_some(registered);
+            let mut dates = AdminDates { reg_day, registered, trained_day, trained };
             if let Some(c) = self.spec.campaign {
-                // Organisations cleared during the campaign train their administrators in
-                // the days after `clears_on`, registered before.
-                if let (Some(on), Some(_)) = (self.clears_on, trained_day) {
-                    let day = on + crng.below(CLEARING_DAYS as u64) as i32;
-                    if reg_day > day {
-                        reg_day = day - 1 - crng.below(30) as i32;
-                        registered = registered.map(|_| self.at(reg_day, &mut crng));
-                    }
-                    trained = Some(self.at(day, &mut crng));
-                    trained_day = Some(day);
-                }
-                if reg_day > c.night {
-                    continue;
-                }
-                if trained_day.is_some_and(|d| d > c.night) {
-                    trained = None;
+                match self.admin_on_night(c, &mut crng, dates) {
+                    Some(d) => dates = d,
+                    None => continue,
                 }
             }
             let b = &mut self.admins;
@@ -571,86 +589,43 @@ impl<'a> OrgGen<'a> {
             for (b, v) in b[1..].iter_mut().zip(values) {
                 b.append_option(v);
             }
-            self.admin_times[0].append_option(registered);
-            self.admin_times[1].append_option(trained);
+            self.admin_times[0].append_option(dates.registered);
+            self.admin_times[1].append_option(dates.trained);
         }
     }
 
+    /// An administrator's dates as known on campaign night `c`, or `None` before the
+    /// registration. Organisations cleared during the campaign train their administrators
+    /// in the days after `clears_on`, registered before.
+    fn admin_on_night(&self, c: CampaignNight, crng: &mut Rng, mut d: AdminDates) -> Option<AdminDates> {
+        if let (Some(on), Some(_)) = (self.clears_on, d.trained_day) {
+            let day = on + crng.below(CLEARING_DAYS as u64) as i32;
+            if d.reg_day > day {
+                d.reg_day = day - 1 - crng.below(30) as i32;
+                d.registered = d.registered.map(|_| self.at(d.reg_day, crng));
+            }
+            d.trained = Some(self.at(day, crng));
+            d.trained_day = Some(day);
+        }
+        if d.reg_day > c.night {
+            return None;
+        }
+        if d.trained_day.is_some_and(|t| t > c.night) {
+            d.trained = None;
+        }
+        Some(d)
+    }
+
     fn card(&mut self, rng: &mut Rng, org_id: &str, units: &[String], index: u64) {
-        let as_of = self.spec.as_of;
         let card_id = format!("{:016X}", scramble(index ^ self.spec.seed.rotate_left(32)));
-        let old = rng.chance(0.85);
-        let status = match rng.below(100) {
-            0..=3 => "ordered",
-            4..=8 => "sent",
-            9..=16 => "revoked",
-            _ => "received",
-        };
-        let unissued = matches!(status, "ordered" | "sent");
-        // Half of the unissued cards are older than three months.
-        let ordered_day = if unissued {
-            if rng.chance(0.5) { as_of - 2 - rng.below(88) as i32 } else { as_of - 95 - rng.below(300) as i32 }
-        } else {
-            as_of - 30 - rng.below(1500) as i32
-        };
-        let ordered = self.at(ordered_day, rng);
-        let sent_day = ordered_day + 1 + rng.below(7) as i32;
-        let sent = (status != "ordered").then(|| self.at(sent_day, rng));
-        let received_day = sent_day + 1 + rng.below(14) as i32;
-        let received = matches!(status, "received" | "revoked").then(|| self.at(received_day, rng));
-        let received = if status == "received" && rng.chance(0.005) { None } else { received };
-        // Upgrades: most after receipt and before the deadline, some after it, some
-        // before receipt, a few on sent cards.
-        // The day, and whether it breaks the rules on purpose (after the deadline, before
-        // receipt).
-        let upgrade: Option<(i32, bool)> = if old && status == "received" && rng.chance(0.45) {
-            // The campaign: upgrades from 75 days before the export up to the deadline.
-            let first = received_day.max(as_of - 75);
-            let last = as_of.min(self.deadline - 1).max(first);
-            Some(if rng.chance(0.02) {
-                (self.deadline + rng.below(20) as i32, true)
-            } else if rng.chance(0.02) {
-                (received_day - 1, true)
-            } else {
-                (first + rng.below((last - first + 1) as u64) as i32, false)
-            })
-        } else if unissued && old && rng.chance(0.02) {
-            Some((ordered_day + 1, true))
-        } else if !old && rng.chance(0.002) {
-            Some((received_day.min(as_of), false))
-        } else {
-            None
-        };
-        let mut upgraded = upgrade.map(|(day, _)| self.at(day, rng));
-        let (mut sent, mut received, mut status) = (sent, received, status);
+        let mut life = self.card_life(rng);
         if let Some(c) = self.spec.campaign {
-            // Not yet ordered on this night: not in its export.
-            if ordered_day > c.night {
+            let crng = &mut Rng::new(self.spec.seed ^ CAMPAIGN_CARD, index);
+            if !self.card_on_night(&mut life, c, crng) {
                 return;
             }
-            let crng = &mut Rng::new(self.spec.seed ^ CAMPAIGN_CARD, index);
-            let mut day = upgrade.map(|u| u.0);
-            if old && status == "received" && !upgrade.is_some_and(|u| u.1) {
-                // Not before every administrator of an organisation cleared during the
-                // campaign is trained: it upgrades its backlog once it may.
-                let cleared = self.clears_on.map_or(i32::MIN, |d| d + CLEARING_DAYS);
-                day = self.pace.upgrade_day(crng, (received_day + 1).max(cleared), c.first, as_of, self.deadline);
-                upgraded = day.map(|d| self.at(d, crng));
-            }
-            if day.is_some_and(|d| d > c.night) {
-                upgraded = None;
-            }
-            let revoked_day = received_day + 1 + crng.below((as_of - received_day).max(1) as u64) as i32;
-            status = match status {
-                "revoked" if revoked_day <= c.night => "revoked",
-                "received" | "revoked" if received_day <= c.night => "received",
-                "ordered" => "ordered",
-                _ if sent_day <= c.night => "sent",
-                _ => "ordered",
-            };
-            sent = sent.filter(|_| sent_day <= c.night);
-            received = received.filter(|_| received_day <= c.night);
         }
+        let CardLife { old, status, ordered, sent, received, upgraded, .. } = life;
         let code = |rng: &mut Rng| match rng.below(100) {
             0..=4 => Some(false),
             5..=11 => None,
@@ -677,6 +652,86 @@ impl<'a> OrgGen<'a> {
         let sign = code(rng);
         self.card_codes[1].append_option(sign);
         self.certs(rng, &card_id, index);
+    }
+
+    /// A card's type, final status and dates, as of the export (the last night).
+    fn card_life(&self, rng: &mut Rng) -> CardLife {
+        let as_of = self.spec.as_of;
+        let old = rng.chance(0.85);
+        let status = match rng.below(100) {
+            0..=3 => "ordered",
+            4..=8 => "sent",
+            9..=16 => "revoked",
+            _ => "received",
+        };
+        let unissued = matches!(status, "ordered" | "sent");
+        // Half of the unissued cards are older than three months.
+        let ordered_day = if unissued {
+            if rng.chance(0.5) { as_of - 2 - rng.below(88) as i32 } else { as_of - 95 - rng.below(300) as i32 }
+        } else {
+            as_of - 30 - rng.below(1500) as i32
+        };
+        let ordered = self.at(ordered_day, rng);
+        let sent_day = ordered_day + 1 + rng.below(7) as i32;
+        let sent = (status != "ordered").then(|| self.at(sent_day, rng));
+        let received_day = sent_day + 1 + rng.below(14) as i32;
+        let received = matches!(status, "received" | "revoked").then(|| self.at(received_day, rng));
+        let received = if status == "received" && rng.chance(0.005) { None } else { received };
+        // Upgrades: most after receipt and before the deadline, some after it, some
+        // before receipt, a few on sent cards. The day, and whether it breaks the rules
+        // on purpose (after the deadline, before receipt).
+        let upgrade: Option<(i32, bool)> = if old && status == "received" && rng.chance(0.45) {
+            // The campaign: upgrades from 75 days before the export up to the deadline.
+            let first = received_day.max(as_of - 75);
+            let last = as_of.min(self.deadline - 1).max(first);
+            Some(if rng.chance(0.02) {
+                (self.deadline + rng.below(20) as i32, true)
+            } else if rng.chance(0.02) {
+                (received_day - 1, true)
+            } else {
+                (first + rng.below((last - first + 1) as u64) as i32, false)
+            })
+        } else if unissued && old && rng.chance(0.02) {
+            Some((ordered_day + 1, true))
+        } else if !old && rng.chance(0.002) {
+            Some((received_day.min(as_of), false))
+        } else {
+            None
+        };
+        let upgraded = upgrade.map(|(day, _)| self.at(day, rng));
+        CardLife { old, status, ordered_day, sent_day, received_day, ordered, sent, received, upgrade, upgraded }
+    }
+
+    /// The card as known on campaign night `c`: its status then, and only the dates up to
+    /// it; its upgrade drawn at its organisation's pace. False if it was not yet ordered.
+    fn card_on_night(&self, life: &mut CardLife, c: CampaignNight, crng: &mut Rng) -> bool {
+        if life.ordered_day > c.night {
+            return false;
+        }
+        let mut day = life.upgrade.map(|u| u.0);
+        if life.old && life.status == "received" && !life.upgrade.is_some_and(|u| u.1) {
+            // Not before every administrator of an organisation cleared during the
+            // campaign is trained: it upgrades its backlog once it may.
+            let cleared = self.clears_on.map_or(i32::MIN, |d| d + CLEARING_DAYS);
+            let not_before = (life.received_day + 1).max(cleared);
+            day = self.pace.upgrade_day(crng, not_before, c.first, self.spec.as_of, self.deadline);
+            life.upgraded = day.map(|d| self.at(d, crng));
+        }
+        if day.is_some_and(|d| d > c.night) {
+            life.upgraded = None;
+        }
+        let received_day = life.received_day;
+        let revoked_day = received_day + 1 + crng.below((self.spec.as_of - received_day).max(1) as u64) as i32;
+        life.status = match life.status {
+            "revoked" if revoked_day <= c.night => "revoked",
+            "received" | "revoked" if received_day <= c.night => "received",
+            "ordered" => "ordered",
+            _ if life.sent_day <= c.night => "sent",
+            _ => "ordered",
+        };
+        life.sent = life.sent.filter(|_| life.sent_day <= c.night);
+        life.received = life.received.filter(|_| received_day <= c.night);
+        true
     }
 
     fn certs(&mut self, rng: &mut Rng, card_id: &str, index: u64) {
