@@ -35,9 +35,14 @@ pub fn render(nights: &[NightSweep], forecasts: &[ForecastRow], window: i32, dea
         }
         p {
             strong { (country.remaining) } " cards remain nationally, " (country.upgraded_total) " are upgraded. "
-            @match country.forecast.projected_done {
-                Some(done) => { "At the current pace the last card is upgraded on " (format_date(done)) ". " }
-                None => { "At the current pace the remaining cards are never upgraded. " }
+            @if country.remaining == 0 {
+                "No card remains to be upgraded. "
+            } @else {
+                @match (country.forecast.projected_done, country.forecast.rate_per_day) {
+                    (Some(done), _) => { "At the current pace the last card is upgraded on " (format_date(done)) ". " }
+                    (None, Some(_)) => { "At the current pace the remaining cards are never upgraded. " }
+                    (None, None) => { "The pace is not known yet: no earlier night in the window. " }
+                }
             }
             @if country.forecast.on_track() { "The country is on track." }
             @else { (country.forecast.shortfall) " cards will not be upgraded before the deadline." }
@@ -191,7 +196,11 @@ fn behind(nights: &[NightSweep], forecasts: &[ForecastRow]) -> Markup {
             let id = r.org_id.as_deref().expect("organisations only");
             let name = last.orgs.get(id).and_then(|o| o.org_name.clone()).unwrap_or_default();
             let rate = r.forecast.rate_per_day.map_or("unknown".to_string(), |v| format!("{v:.2}"));
-            let done = r.forecast.projected_done.map_or("never at this pace".to_string(), format_date);
+            let done = match (r.forecast.projected_done, r.forecast.rate_per_day) {
+                (Some(day), _) => format_date(day),
+                (None, Some(_)) => "not at this pace".to_string(),
+                (None, None) => "unknown".to_string(),
+            };
             vec![
                 html! { (id) },
                 html! { (name) },
