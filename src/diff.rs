@@ -137,8 +137,8 @@ pub struct Diff {
 pub fn diff(previous: &Path, current: &Path, current_meta: Option<&SweepMeta>) -> Result<Diff> {
     let (p, c) = (load(previous, None)?, load(current, current_meta)?);
     let upgraded = |s: &Sweep| {
-        let codes = [Verdict::Upgraded.code(), Verdict::Violation.code()];
-        s.verdicts.values().filter(|(_, v)| codes.contains(&v.as_str())).count() as u64
+        let upgraded = |code: &str| Verdict::from_code(code).is_some_and(crate::rules::org::counts_as_upgraded);
+        s.verdicts.values().filter(|(_, v)| upgraded(v)).count() as u64
     };
     let mut summary = DiffSummary {
         previous_as_of: p.as_of,

@@ -337,7 +337,7 @@ pub fn org_compliance() -> SchemaRef {
     cols.extend(Finding::ALL.iter().map(|f| (f.code().to_lowercase(), Int64)));
     cols.push(("upgrade_progress".into(), Float64));
     cols.push(("compliance".into(), Utf8));
-    Arc::new(Schema::new(cols.into_iter().map(|(n, t)| Field::new(n, t, true)).collect::<Vec<_>>()))
+    owned_fields(cols)
 }
 
 pub fn admin_review() -> SchemaRef {

@@ -29,8 +29,7 @@ pub fn main(a: DiffArgs) -> Result<u8, Failure> {
     if let Some(out) = &a.out {
         let staging = Staging::new(out, a.force)?;
         let written = diff::write(&staging.dir, &d)?;
-        let outputs: Vec<serde_json::Value> =
-            written.iter().map(|w| serde_json::json!({"name": w.name, "sha256": w.sha256, "rows": w.rows})).collect();
+        let outputs: Vec<serde_json::Value> = written.iter().map(crate::output::Written::manifest_entry).collect();
         let manifest = serde_json::json!({
             "tool": "siths-sweep diff",
             "version": env!("CARGO_PKG_VERSION"),

@@ -57,6 +57,13 @@ pub struct Written {
     pub rows: u64,
 }
 
+impl Written {
+    /// The file as every manifest lists it (run, diff, trend).
+    pub fn manifest_entry(&self) -> serde_json::Value {
+        serde_json::json!({"name": self.name, "sha256": self.sha256, "rows": self.rows})
+    }
+}
+
 /// A file writer that hashes what passes through.
 pub struct HashingWriter {
     inner: BufWriter<File>,

@@ -111,8 +111,7 @@ pub fn manifest(d: &Ingested, outputs: &[Written], f: &RunFacts<'_>) -> Value {
         .iter()
         .map(|i| json!({"table": i.table, "path": i.rel, "sha256": i.sha256, "rows": i.rows, "quarantined": i.quarantined}))
         .collect();
-    let outputs: Vec<Value> =
-        outputs.iter().map(|o| json!({"name": o.name, "sha256": o.sha256, "rows": o.rows})).collect();
+    let outputs: Vec<Value> = outputs.iter().map(Written::manifest_entry).collect();
     let verdicts: serde_json::Map<String, Value> =
         Verdict::ALL.iter().zip(f.verdicts).map(|(v, n)| (v.code().to_string(), json!(n))).collect();
     let timings: serde_json::Map<String, Value> =

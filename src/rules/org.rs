@@ -27,11 +27,41 @@ pub fn compliance(verdicts: &[i64; Verdict::COUNT]) -> Compliance {
     }
 }
 
+/// Whether a card of this verdict has been upgraded, within the rules or not: what
+/// `upgrade_progress`, the campaign's `upgraded_total` and the day's change count.
+pub fn counts_as_upgraded(v: Verdict) -> bool {
+    match v {
+        Verdict::Upgraded | Verdict::Violation => true,
+        Verdict::Ready | Verdict::Blocked | Verdict::Revoke | Verdict::Replace | Verdict::OutOfScope => false,
+    }
+}
+
+/// Whether a card of this verdict is still to be upgraded (the campaign's `remaining`).
+pub fn counts_as_remaining(v: Verdict) -> bool {
+    match v {
+        Verdict::Ready | Verdict::Blocked => true,
+        Verdict::Upgraded | Verdict::Violation | Verdict::Revoke | Verdict::Replace | Verdict::OutOfScope => false,
+    }
+}
+
+fn sum_where(verdicts: &[i64; Verdict::COUNT], keep: fn(Verdict) -> bool) -> i64 {
+    Verdict::ALL.iter().filter(|v| keep(**v)).map(|v| verdicts[v.index()]).sum()
+}
+
+/// upgraded + violation.
+pub fn upgraded_total(verdicts: &[i64; Verdict::COUNT]) -> i64 {
+    sum_where(verdicts, counts_as_upgraded)
+}
+
+/// ready + blocked.
+pub fn remaining(verdicts: &[i64; Verdict::COUNT]) -> i64 {
+    sum_where(verdicts, counts_as_remaining)
+}
+
 /// (upgraded + violation) / (cards − out_of_scope), none when no card is in scope.
 pub fn upgrade_progress(cards: i64, verdicts: &[i64; Verdict::COUNT]) -> Option<f64> {
-    let n = |v: Verdict| verdicts[v.index()];
-    let in_scope = cards - n(Verdict::OutOfScope);
-    (in_scope != 0).then(|| (n(Verdict::Upgraded) + n(Verdict::Violation)) as f64 / in_scope as f64)
+    let in_scope = cards - verdicts[Verdict::OutOfScope.index()];
+    (in_scope != 0).then(|| upgraded_total(verdicts) as f64 / in_scope as f64)
 }
 
 #[cfg(test)]
@@ -58,6 +88,16 @@ mod tests {
             let v = counts(&[(Verdict::Blocked, 9), (Verdict::Replace, 9), (non, 1)]);
             assert_eq!(compliance(&v), Compliance::NonCompliant, "{non:?}");
         }
+    }
+
+    #[test]
+    fn upgraded_are_upgraded_and_violation_remaining_are_ready_and_blocked() {
+        let all: Vec<(Verdict, i64)> =
+            Verdict::ALL.iter().zip([1, 10, 100, 1_000, 10_000, 100_000, 1_000_000]).map(|(v, n)| (*v, n)).collect();
+        let v = counts(&all);
+        let n = |x: Verdict| all.iter().find(|(y, _)| *y == x).unwrap().1;
+        assert_eq!(upgraded_total(&v), n(Verdict::Upgraded) + n(Verdict::Violation));
+        assert_eq!(remaining(&v), n(Verdict::Ready) + n(Verdict::Blocked));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::ingest::file_sha256;
 use crate::output::files::{Written, read_output, write_table};
 use crate::rules::forecast::{Forecast, Night as Point, forecast};
-use crate::rules::{Compliance, Verdict};
+use crate::rules::{Compliance, Verdict, org};
 use crate::schema::{self, OutputTable};
 use crate::time::{format_date, parse_date};
 
@@ -38,14 +38,12 @@ pub struct OrgNight {
 }
 
 impl OrgNight {
-    /// upgraded + violation: the cards upgraded, within the rules or not.
     pub fn upgraded_total(&self) -> i64 {
-        self.verdicts[Verdict::Upgraded.index()] + self.verdicts[Verdict::Violation.index()]
+        org::upgraded_total(&self.verdicts)
     }
 
-    /// ready + blocked: the cards still to be upgraded.
     pub fn remaining(&self) -> i64 {
-        self.verdicts[Verdict::Ready.index()] + self.verdicts[Verdict::Blocked.index()]
+        org::remaining(&self.verdicts)
     }
 }
 
@@ -58,6 +56,8 @@ pub struct NightSweep {
     pub policy: serde_json::Value,
     /// By org_id.
     pub orgs: BTreeMap<String, OrgNight>,
+    /// Every organisation's counts summed.
+    pub country: OrgNight,
 }
 
 /// The nights under `root`, oldest first: its immediate subfolders holding a
@@ -149,12 +149,14 @@ fn read_night(dir: &Path, warnings: &mut Vec<String>) -> Result<Option<NightSwee
             format!("does not match its manifest (SHA-256 {actual}, manifest.json says {listed})"),
         ));
     }
+    let orgs = read_org_compliance(&org_path)?;
     Ok(Some(NightSweep {
         as_of,
         dir: dir.to_path_buf(),
         manifest_sha256: crate::ingest::provenance::bytes_sha256(&bytes),
         policy: manifest["policy"].clone(),
-        orgs: read_org_compliance(&org_path)?,
+        country: country(&orgs),
+        orgs,
     }))
 }
 
@@ -200,7 +202,7 @@ fn read_org_compliance(path: &Path) -> Result<BTreeMap<String, OrgNight>> {
 }
 
 /// The country on one night: every organisation's counts summed.
-pub fn national(night: &NightSweep) -> OrgNight {
+fn country(orgs: &BTreeMap<String, OrgNight>) -> OrgNight {
     let mut all = OrgNight {
         org_name: None,
         cards_total: 0,
@@ -211,7 +213,7 @@ pub fn national(night: &NightSweep) -> OrgNight {
         admins_listed: None,
         admins_qualified: None,
     };
-    for o in night.orgs.values() {
+    for o in orgs.values() {
         all.cards_total += o.cards_total;
         for (sum, n) in all.verdicts.iter_mut().zip(o.verdicts) {
             *sum += n;
@@ -241,7 +243,7 @@ pub struct ForecastRow {
 /// shortfall descending, then org_id (the country, with none, first).
 pub fn forecasts(nights: &[NightSweep], window: i32, deadline: i32) -> Vec<ForecastRow> {
     let last = nights.last().expect("at least one night");
-    let row = |org_id: Option<String>, of: &dyn Fn(&NightSweep) -> Option<OrgNight>| {
+    let row = |org_id: Option<String>, of: &dyn Fn(&NightSweep) -> Option<&OrgNight>| {
         let history: Vec<Point> = nights
             .iter()
             .filter_map(|n| of(n).map(|o| Point { day: n.as_of, upgraded_total: o.upgraded_total() }))
@@ -255,9 +257,9 @@ pub fn forecasts(nights: &[NightSweep], window: i32, deadline: i32) -> Vec<Forec
             forecast: forecast(point, today.remaining(), &history, window, deadline),
         }
     };
-    let mut rows = vec![row(None, &|n| Some(national(n)))];
+    let mut rows = vec![row(None, &|n| Some(&n.country))];
     for id in last.orgs.keys() {
-        rows.push(row(Some(id.clone()), &|n| n.orgs.get(id).cloned()));
+        rows.push(row(Some(id.clone()), &|n| n.orgs.get(id)));
     }
     rows.sort_by(|a, b| b.forecast.shortfall.cmp(&a.forecast.shortfall).then_with(|| a.org_id.cmp(&b.org_id)));
     rows
@@ -286,9 +288,8 @@ fn batch(t: &OutputTable, columns: Vec<ArrayRef>) -> RecordBatch {
 
 /// `national_trend`: one row per night.
 pub fn national_trend(nights: &[NightSweep]) -> RecordBatch {
-    let sums: Vec<OrgNight> = nights.iter().map(national).collect();
     let mut cols = vec![dates(nights.iter().map(|n| Some(n.as_of)))];
-    cols.extend(counts_columns(&sums.iter().collect::<Vec<_>>()));
+    cols.extend(counts_columns(&nights.iter().map(|n| &n.country).collect::<Vec<_>>()));
     let orgs = |f: &dyn Fn(&OrgNight) -> bool| -> ArrayRef {
         Arc::new(
             nights
@@ -389,8 +390,7 @@ pub fn write(dir: &Path, root: &Path, nights: &[NightSweep], window: i32) -> Res
             "path": n.dir.display().to_string(),
             "manifest_sha256": n.manifest_sha256,
         })).collect::<Vec<_>>(),
-        "outputs": written.iter().map(|o| serde_json::json!({"name": o.name, "sha256": o.sha256, "rows": o.rows}))
-            .collect::<Vec<_>>(),
+        "outputs": written.iter().map(Written::manifest_entry).collect::<Vec<_>>(),
     });
     crate::output::write_manifest(dir, &manifest)?;
     Ok(manifest)

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use maud::{Markup, html};
 
-use super::{ForecastRow, NightSweep, national};
+use super::{ForecastRow, NightSweep};
 use crate::output::html::{page, table};
 use crate::rules::Verdict;
 use crate::time::format_date;
@@ -71,7 +71,7 @@ fn y_of(v: i64, max: i64) -> f64 {
 /// line of the current pace to the projected day (to the chart's edge if that is far).
 fn burn_down(nights: &[NightSweep], country: &ForecastRow, deadline: i32) -> Markup {
     let (first, last) = (nights[0].as_of, nights[nights.len() - 1].as_of);
-    let remaining: Vec<(i32, i64)> = nights.iter().map(|n| (n.as_of, national(n).remaining())).collect();
+    let remaining: Vec<(i32, i64)> = nights.iter().map(|n| (n.as_of, n.country.remaining())).collect();
     let max = remaining.iter().map(|r| r.1).max().unwrap_or(0);
     // The axis reaches the deadline, and the projection when it is not too far beyond.
     let horizon = last + 2 * (last - first).max(14);
@@ -117,7 +117,7 @@ fn burn_down(nights: &[NightSweep], country: &ForecastRow, deadline: i32) -> Mar
 
 /// Each night's cards as a bar split by verdict, with a legend.
 fn verdicts(nights: &[NightSweep]) -> Markup {
-    let sums: Vec<(i32, [i64; Verdict::COUNT])> = nights.iter().map(|n| (n.as_of, national(n).verdicts)).collect();
+    let sums: Vec<(i32, [i64; Verdict::COUNT])> = nights.iter().map(|n| (n.as_of, n.country.verdicts)).collect();
     let max = sums.iter().map(|(_, v)| v.iter().sum::<i64>()).max().unwrap_or(0);
     let slot = W / sums.len() as f64;
     let bar = (slot * 0.8).max(1.0);
