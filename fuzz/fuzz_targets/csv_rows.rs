@@ -1,20 +1,59 @@
 //! The strict CSV reader and the row converter on arbitrary bytes: never a panic, every
-//! record either converted, quarantined or malformed, row numbers strictly increasing.
+//! record either converted, quarantined or malformed, row numbers strictly increasing,
+//! and the same rows wherever the file is cut into pieces and however much is read at a
+//! time (the first byte picks the cut, the rest is the file).
 #![no_main]
 
 use std::path::Path;
 
+use arrow_array::{Array, StringArray};
 use libfuzzer_sys::fuzz_target;
-use siths_sweep::ingest::csv::read_csv;
 use siths_sweep::ingest::convert_batch;
+use siths_sweep::ingest::csv::{Cutting, CsvRead, read_csv};
+use siths_sweep::ingest::{QuarantineRow, RawBatch};
 use siths_sweep::schema::CARDS;
 use siths_sweep::time::Zone;
+
+/// Every row's number and raw cells, the malformed records, the record count, the hash.
+type Flat = (Vec<(u64, Vec<Option<String>>)>, Vec<QuarantineRow>, u64, String);
+
+fn flat(read: &CsvRead<RawBatch>) -> Flat {
+    let mut rows = Vec::new();
+    for b in &read.batches {
+        for i in 0..b.len {
+            let cells = b
+                .columns
+                .iter()
+                .flatten()
+                .map(|c| {
+                    let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+                    c.is_valid(i).then(|| c.value(i).to_string())
+                })
+                .collect();
+            rows.push((b.rows.get(i), cells));
+        }
+    }
+    (rows, read.malformed.clone(), read.rows, read.sha256.clone())
+}
 
 fuzz_target!(|data: &[u8]| {
     thread_local! {
         static ZONE: Zone = Zone::new("Europe/Stockholm").unwrap();
     }
-    let Ok(file) = read_csv(data, Path::new("cards.csv"), &CARDS, 0, 7) else { return };
+    let Some((&pick, data)) = data.split_first() else { return };
+    let path = Path::new("cards.csv");
+    let whole = read_csv(data, path, &CARDS, 0, Cutting { batch_rows: usize::MAX, block: 1 << 20 });
+    let cutting = Cutting { batch_rows: 1 + (pick & 7) as usize, block: 1 + (pick >> 3) as usize };
+    let cut = read_csv(data, path, &CARDS, 0, cutting);
+    let (whole, file) = match (whole, cut) {
+        (Ok(whole), Ok(cut)) => (whole, cut),
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string(), "the same error wherever the cut");
+            return;
+        }
+        (a, b) => panic!("one cut failed, the other did not: {:?} vs {:?}", a.err(), b.err()),
+    };
+    assert_eq!(flat(&whole), flat(&file), "the same rows wherever the cut ({cutting:?})");
     let mut seen = file.malformed.len() as u64;
     let mut last = 0;
     for b in &file.batches {

@@ -4,13 +4,16 @@
 //! on the first bad row; the sweep must instead quarantine exactly the bad records, so
 //! records are split here and only the columns the sweep needs are copied out.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::ArrayRef;
 use arrow_array::builder::StringBuilder;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
-use super::{QError, QuarantineRow, RawBatch, RowNumbers};
+use super::{QError, QuarantineRow, RawBatch, RowNumbers, hex};
 use crate::error::{Error, Result};
 use crate::schema::InputTable;
 
@@ -130,90 +133,404 @@ fn field_text(text: &str, span: Span) -> std::borrow::Cow<'_, str> {
     if span.escaped { std::borrow::Cow::Owned(raw.replace("\"\"", "\"")) } else { std::borrow::Cow::Borrowed(raw) }
 }
 
-/// What one CSV file gave: batches of the columns the table needs, the quarantined
-/// malformed records, and the number of records.
-pub struct CsvFile {
-    pub batches: Vec<RawBatch>,
-    pub malformed: Vec<QuarantineRow>,
-    pub rows: u64,
+/// How a CSV file is cut for parsing in parallel. Outputs never depend on it: tests and
+/// the fuzz target vary both.
+#[derive(Clone, Copy, Debug)]
+pub struct Cutting {
+    /// Records per piece; a piece becomes one batch.
+    pub batch_rows: usize,
+    /// Bytes read at a time.
+    pub block: usize,
 }
 
-/// Reads a whole CSV file: header checks are fatal, record problems are quarantined.
-pub fn read_csv(bytes: &[u8], path: &Path, table: &InputTable, file: u32, batch_rows: usize) -> Result<CsvFile> {
-    if bytes.is_empty() {
-        return Err(Error::input(path, "empty file: a CSV file needs at least a header row"));
+impl Cutting {
+    pub fn new(batch_rows: usize) -> Cutting {
+        Cutting { batch_rows: batch_rows.max(1), block: 1 << 20 }
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        let line = 1 + bytes[..at].iter().filter(|&&c| c == b'\n').count();
-        Error::input(path, format!("not UTF-8: invalid byte at offset {at} (line {line})"))
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut records = Records::new(text);
-    if !records.next() {
-        return Err(Error::input(path, "no header row"));
-    }
-    if let Some(why) = records.malformed {
-        return Err(Error::input(path, format!("malformed header row: {why}")));
-    }
-    let mut scratch = String::new();
-    let header: Vec<String> = records.fields.iter().map(|s| field_text(text, *s).into_owned()).collect();
-    let positions = super::map_columns(table, path, &header)?;
+}
 
-    let mut batches = Vec::new();
-    let mut malformed = Vec::new();
-    let mut builders: Vec<StringBuilder> = Vec::new();
-    let mut rows = Vec::new();
-    let mut n = 0u64;
-    let flush = |builders: &mut Vec<StringBuilder>, rows: &mut Vec<u64>, batches: &mut Vec<RawBatch>| {
-        if rows.is_empty() {
-            return;
-        }
-        let columns =
-            builders.iter_mut().zip(&positions).map(|(b, p)| p.map(|_| Arc::new(b.finish()) as ArrayRef)).collect();
-        batches.push(RawBatch {
-            file,
-            len: rows.len(),
-            rows: RowNumbers::Listed(std::mem::take(rows)),
-            columns,
-            int96: vec![false; positions.len()],
-        });
-    };
-    builders.resize_with(positions.len(), StringBuilder::new);
-    while records.next() {
-        n += 1;
-        let why =
-            records.malformed.or_else(|| (records.fields.len() != header.len()).then_some("wrong number of fields"));
-        if let Some(why) = why {
-            let detail = if why == "wrong number of fields" {
-                format!("{} fields, the header has {}", records.fields.len(), header.len())
-            } else {
-                why.to_string()
-            };
-            malformed.push(QuarantineRow::new(table.name, file, n, QError::MalformedRow, detail));
-            continue;
-        }
-        for (b, p) in builders.iter_mut().zip(&positions) {
-            if let Some(p) = p {
-                let span = records.fields[*p];
-                if span.start == span.end {
-                    b.append_null();
-                } else if span.escaped {
-                    scratch.clear();
-                    scratch.push_str(&text[span.start..span.end].replace("\"\"", "\""));
-                    b.append_value(&scratch);
-                } else {
-                    b.append_value(&text[span.start..span.end]);
+/// Where records end, found without splitting fields. The quoting is [`Records`']: a
+/// quote opens a quoted field only where a field starts (at a record's start or after a
+/// comma); inside one, `""` is a quote and any other quote closes it; after the closing
+/// quote, text runs unquoted to the next delimiter. So a cut made here never falls
+/// inside a record, and the records counted are the records [`Records`] finds.
+#[derive(Default)]
+struct Ends {
+    /// The next byte to look at.
+    pos: usize,
+    quoted: bool,
+    /// Just after the last line end: where the current record starts.
+    record_start: usize,
+    /// Records ended since the last cut.
+    records: u64,
+}
+
+impl Ends {
+    /// Looks on from `pos` until `limit` records have ended: returns the position just
+    /// after the last one's line end, or None when `b` runs out first. `eof` says that
+    /// nothing follows `b` (a quote at its very end then closes a field).
+    fn scan(&mut self, b: &[u8], limit: u64, eof: bool) -> Option<usize> {
+        while self.pos < b.len() {
+            if self.quoted {
+                let Some(q) = memchr::memchr(b'"', &b[self.pos..]) else {
+                    self.pos = b.len();
+                    return None;
+                };
+                let q = self.pos + q;
+                match b.get(q + 1) {
+                    Some(b'"') => self.pos = q + 2,
+                    None if !eof => {
+                        self.pos = q;
+                        return None;
+                    }
+                    _ => {
+                        self.quoted = false;
+                        self.pos = q + 1;
+                    }
                 }
+                continue;
+            }
+            let Some(i) = memchr::memchr3(b'"', b'\n', b'\r', &b[self.pos..]) else {
+                self.pos = b.len();
+                return None;
+            };
+            let i = self.pos + i;
+            self.pos = i + 1;
+            if b[i] == b'"' {
+                self.quoted = i == self.record_start || b[i - 1] == b',';
+                continue;
+            }
+            // An empty line is no record.
+            if i > self.record_start {
+                self.records += 1;
+            }
+            self.record_start = i + 1;
+            if self.records == limit {
+                return Some(i + 1);
             }
         }
-        rows.push(n);
-        if rows.len() == batch_rows {
-            flush(&mut builders, &mut rows, &mut batches);
+        None
+    }
+}
+
+/// Whole records of a file, cut where a record ends.
+struct Piece {
+    bytes: Vec<u8>,
+    /// Where `bytes` starts in the file.
+    offset: u64,
+    /// Data records before this piece: its first record is row `rows_before + 1`.
+    rows_before: u64,
+    records: u64,
+}
+
+/// Reads a CSV file block by block into pieces of whole records, hashing every byte as
+/// it passes.
+struct Pieces<'p, R> {
+    source: R,
+    path: &'p Path,
+    cutting: Cutting,
+    hash: Sha256,
+    buf: Vec<u8>,
+    /// Where `buf` starts in the file.
+    offset: u64,
+    ends: Ends,
+    eof: bool,
+    /// Records handed out so far (the header's included).
+    rows: u64,
+}
+
+impl<'p, R: Read> Pieces<'p, R> {
+    fn new(source: R, path: &'p Path, cutting: Cutting) -> Self {
+        let buf = Vec::with_capacity(cutting.block);
+        Pieces {
+            source,
+            path,
+            cutting,
+            hash: Sha256::new(),
+            buf,
+            offset: 0,
+            ends: Ends::default(),
+            eof: false,
+            rows: 0,
         }
     }
-    flush(&mut builders, &mut rows, &mut batches);
-    Ok(CsvFile { batches, malformed, rows: n })
+
+    /// Reads one block more; at the end of the file, sets `eof`.
+    fn fill(&mut self) -> Result<()> {
+        let len = self.buf.len();
+        let n = (&mut self.source)
+            .take(self.cutting.block as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|e| Error::io(self.path, e))?;
+        self.hash.update(&self.buf[len..]);
+        self.eof = n == 0;
+        Ok(())
+    }
+
+    /// The header's fields: the file's first record, after a byte order mark. Every
+    /// problem with it is fatal.
+    fn header(&mut self) -> Result<Vec<String>> {
+        while self.buf.len() < 3 && !self.eof {
+            self.fill()?;
+        }
+        if self.buf.is_empty() {
+            return Err(Error::input(self.path, "empty file: a CSV file needs at least a header row"));
+        }
+        if self.buf.starts_with("\u{feff}".as_bytes()) {
+            self.buf.drain(..3);
+            self.offset = 3;
+        }
+        let Some(piece) = self.next(1)? else {
+            return Err(Error::input(self.path, "no header row"));
+        };
+        self.rows = 0;
+        let text = piece.text().map_err(|at| not_utf8(self.path, at, &piece.bytes[..(at - piece.offset) as usize]))?;
+        let mut records = Records::new(text);
+        records.next();
+        if let Some(why) = records.malformed {
+            return Err(Error::input(self.path, format!("malformed header row: {why}")));
+        }
+        Ok(records.fields.iter().map(|s| field_text(text, *s).into_owned()).collect())
+    }
+
+    /// The next piece of at most `limit` records; None when no record is left.
+    fn next(&mut self, limit: u64) -> Result<Option<Piece>> {
+        loop {
+            if let Some(cut) = self.ends.scan(&self.buf, limit, self.eof) {
+                return Ok(Some(self.take(cut)));
+            }
+            if self.eof {
+                // The last record needs no line end.
+                if self.ends.record_start < self.buf.len() {
+                    self.ends.records += 1;
+                }
+                if self.ends.records == 0 {
+                    return Ok(None);
+                }
+                return Ok(Some(self.take(self.buf.len())));
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Hands out `buf[..cut]` and keeps the rest for the next piece.
+    fn take(&mut self, cut: usize) -> Piece {
+        let mut rest = Vec::with_capacity(cut + self.cutting.block);
+        rest.extend_from_slice(&self.buf[cut..]);
+        self.buf.truncate(cut);
+        let bytes = std::mem::replace(&mut self.buf, rest);
+        let piece = Piece { bytes, offset: self.offset, rows_before: self.rows, records: self.ends.records };
+        self.offset += cut as u64;
+        self.rows += self.ends.records;
+        self.ends.pos -= cut;
+        self.ends.record_start = self.ends.record_start.saturating_sub(cut);
+        self.ends.records = 0;
+        piece
+    }
+
+    /// The data records and the file's SHA-256, once every piece is out.
+    fn finish(mut self) -> Result<(u64, String)> {
+        // Whatever follows the last record (line ends) is hashed too.
+        while !self.eof {
+            self.buf.clear();
+            self.fill()?;
+        }
+        Ok((self.rows, hex(&self.hash.finalize())))
+    }
+}
+
+impl Piece {
+    /// The piece as text, or the file offset of its first byte that is not UTF-8. A cut
+    /// falls after a line end, so never inside a character.
+    fn text(&self) -> std::result::Result<&str, u64> {
+        std::str::from_utf8(&self.bytes).map_err(|e| self.offset + e.valid_up_to() as u64)
+    }
+}
+
+/// The error for a byte that is not UTF-8 at file offset `at`; `before` is the file's
+/// text before it (to number its line).
+fn not_utf8(path: &Path, at: u64, before: &[u8]) -> Error {
+    let line = 1 + memchr::memchr_iter(b'\n', before).count();
+    Error::input(path, format!("not UTF-8: invalid byte at offset {at} (line {line})"))
+}
+
+/// The table's columns out of one piece's records; malformed records are quarantined.
+struct Parse<'a> {
+    table: &'a InputTable,
+    file: u32,
+    header_len: usize,
+    positions: &'a [Option<usize>],
+}
+
+impl Parse<'_> {
+    fn piece(&self, piece: &Piece) -> std::result::Result<(Option<RawBatch>, Vec<QuarantineRow>), u64> {
+        let text = piece.text()?;
+        let mut records = Records::new(text);
+        let mut malformed = Vec::new();
+        let mut builders: Vec<StringBuilder> = self.positions.iter().map(|_| StringBuilder::new()).collect();
+        let mut rows = Vec::new();
+        let mut scratch = String::new();
+        let mut n = piece.rows_before;
+        while records.next() {
+            n += 1;
+            if let Some(detail) = self.malformed(&records) {
+                malformed.push(QuarantineRow::new(self.table.name, self.file, n, QError::MalformedRow, detail));
+                continue;
+            }
+            for (b, p) in builders.iter_mut().zip(self.positions) {
+                if let Some(p) = p {
+                    let span = records.fields[*p];
+                    if span.start == span.end {
+                        b.append_null();
+                    } else if span.escaped {
+                        scratch.clear();
+                        scratch.push_str(&text[span.start..span.end].replace("\"\"", "\""));
+                        b.append_value(&scratch);
+                    } else {
+                        b.append_value(&text[span.start..span.end]);
+                    }
+                }
+            }
+            rows.push(n);
+        }
+        assert_eq!(n - piece.rows_before, piece.records, "the cut and the parse count the same records");
+        if rows.is_empty() {
+            return Ok((None, malformed));
+        }
+        let columns =
+            builders.iter_mut().zip(self.positions).map(|(b, p)| p.map(|_| Arc::new(b.finish()) as ArrayRef)).collect();
+        let batch = RawBatch {
+            file: self.file,
+            len: rows.len(),
+            rows: RowNumbers::Listed(rows),
+            columns,
+            int96: vec![false; self.positions.len()],
+        };
+        Ok((Some(batch), malformed))
+    }
+
+    /// Why the current record cannot be used, if it cannot.
+    fn malformed(&self, records: &Records<'_>) -> Option<String> {
+        if let Some(why) = records.malformed {
+            return Some(why.to_string());
+        }
+        (records.fields.len() != self.header_len)
+            .then(|| format!("{} fields, the header has {}", records.fields.len(), self.header_len))
+    }
+}
+
+/// What one CSV file gave: each piece's batch as `convert` made it, in file order, the
+/// quarantined malformed records, the number of data records and the file's SHA-256.
+pub struct CsvRead<T> {
+    pub batches: Vec<T>,
+    pub malformed: Vec<QuarantineRow>,
+    pub rows: u64,
+    pub sha256: String,
+}
+
+/// Reads a CSV file as it streams: one thread reads, hashes and cuts it into pieces of
+/// whole records, the pool parses and converts them, and only what `convert` makes of
+/// each piece is kept. Header problems are fatal, record problems are quarantined, and
+/// every row number and message is what reading the file whole would give.
+pub fn read_csv_file<T: Send>(
+    path: &Path,
+    table: &InputTable,
+    file: u32,
+    cutting: Cutting,
+    convert: impl Fn(RawBatch) -> T + Sync,
+) -> Result<CsvRead<T>> {
+    let source = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    read_csv_from(source, path, table, file, cutting, convert).map_err(|e| match e {
+        Failed::Error(e) => e,
+        Failed::NotUtf8(at) => {
+            let before = std::fs::File::open(path).and_then(|f| {
+                let mut v = Vec::new();
+                f.take(at).read_to_end(&mut v)?;
+                Ok(v)
+            });
+            match before {
+                Ok(before) => not_utf8(path, at, &before),
+                Err(e) => Error::io(path, e),
+            }
+        }
+    })
+}
+
+/// [`read_csv_file`] over bytes in memory, keeping the batches as read (tests and the
+/// fuzz target).
+pub fn read_csv(
+    bytes: &[u8],
+    path: &Path,
+    table: &InputTable,
+    file: u32,
+    cutting: Cutting,
+) -> Result<CsvRead<RawBatch>> {
+    read_csv_from(bytes, path, table, file, cutting, |b| b).map_err(|e| match e {
+        Failed::Error(e) => e,
+        Failed::NotUtf8(at) => not_utf8(path, at, &bytes[..at as usize]),
+    })
+}
+
+/// Why [`read_csv_from`] stopped: the offset of a byte that is not UTF-8 is all a piece
+/// knows, its line is found by the caller, who can read the file again.
+enum Failed {
+    Error(Error),
+    NotUtf8(u64),
+}
+
+fn read_csv_from<R: Read + Send, T: Send>(
+    source: R,
+    path: &Path,
+    table: &InputTable,
+    file: u32,
+    cutting: Cutting,
+    convert: impl Fn(RawBatch) -> T + Sync,
+) -> std::result::Result<CsvRead<T>, Failed> {
+    let mut pieces = Pieces::new(source, path, cutting);
+    let header = pieces.header().map_err(Failed::Error)?;
+    let positions = super::map_columns(table, path, &header).map_err(Failed::Error)?;
+    let parse = Parse { table, file, header_len: header.len(), positions: &positions };
+    let limit = cutting.batch_rows.max(1) as u64;
+    // Two pieces wait while the pool works on others: memory stays a few pieces deep
+    // whatever the size of the file.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Result<Piece>>(2);
+    let (done, end) = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            loop {
+                let next = pieces.next(limit).transpose();
+                let stop = !matches!(next, Some(Ok(_)));
+                if let Some(next) = next
+                    && send.send(next).is_err()
+                {
+                    break;
+                }
+                if stop {
+                    break;
+                }
+            }
+            drop(send);
+            pieces.finish()
+        });
+        let mut done: Vec<_> = receive
+            .into_iter()
+            .enumerate()
+            .par_bridge()
+            .map(|(k, piece)| {
+                let parsed = piece.map_err(Failed::Error).and_then(|p| parse.piece(&p).map_err(Failed::NotUtf8));
+                (k, parsed.map(|(batch, malformed)| (batch.map(&convert), malformed)))
+            })
+            .collect();
+        done.sort_unstable_by_key(|(k, _)| *k);
+        (done, reader.join().expect("the CSV reader thread does not panic"))
+    });
+    let mut read = CsvRead { batches: Vec::new(), malformed: Vec::new(), rows: 0, sha256: String::new() };
+    for (_, piece) in done {
+        let (batch, malformed) = piece?;
+        read.batches.extend(batch);
+        read.malformed.extend(malformed);
+    }
+    (read.rows, read.sha256) = end.map_err(Failed::Error)?;
+    Ok(read)
 }
 
 #[cfg(test)]
@@ -250,6 +567,147 @@ mod tests {
         assert_eq!(split("a,\n,"), [ok(&["a", ""]), ok(&["", ""])]);
         assert_eq!(split("\"\""), [ok(&[""])]);
         assert!(split("\n\r\n\r").is_empty());
+    }
+
+    use arrow_array::{Array, StringArray};
+
+    use crate::schema::{ColumnKind, InputColumn};
+
+    /// Three text columns, all required: the reader's work without the converter's.
+    const CARDS: InputTable = InputTable {
+        name: "cards",
+        columns: &[
+            InputColumn { name: "card_id", kind: ColumnKind::Text, required: true, interned: false },
+            InputColumn { name: "org_id", kind: ColumnKind::Text, required: true, interned: false },
+            InputColumn { name: "status", kind: ColumnKind::Text, required: true, interned: false },
+        ],
+        named_by: Some(0),
+    };
+
+    /// Everything a read gives, in a form that does not depend on where it was cut.
+    #[derive(Debug, PartialEq)]
+    struct Flat {
+        rows: Vec<(u64, Vec<Option<String>>)>,
+        malformed: Vec<QuarantineRow>,
+        records: u64,
+        sha256: String,
+    }
+
+    fn flat(text: &[u8], cutting: Cutting) -> Result<Flat> {
+        let read = read_csv(text, Path::new("cards.csv"), &CARDS, 3, cutting)?;
+        let mut rows = Vec::new();
+        for b in &read.batches {
+            for i in 0..b.len {
+                let cells = b
+                    .columns
+                    .iter()
+                    .flatten()
+                    .map(|c| {
+                        let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+                        c.is_valid(i).then(|| c.value(i).to_string())
+                    })
+                    .collect();
+                rows.push((b.rows.get(i), cells));
+            }
+        }
+        Ok(Flat { rows, malformed: read.malformed, records: read.rows, sha256: read.sha256 })
+    }
+
+    /// Tricky files: quoted line ends, doubled quotes, CRLF, empty lines, malformed
+    /// records of each kind, a last record without a line end, an unterminated quote.
+    const FILES: &[&str] = &[
+        "card_id,org_id,status\r\nC1,O1,received\r\n\r\nC2,\"O,\"\"2\"\"\r\nx\",sent\rC3,O3,ordered",
+        "\u{feff}card_id,status,org_id\nC1,received,O1\nC2,\"re\"ceived\",O2\nC3,rec\"eived,O3\n\n\n\"C4\",sent,\"\"\nC5,sent\n",
+        "card_id,org_id,status\nC1,O1,\"\"\"\"\nC2,O2,\"x\"\n\"\"\",\"\nC3,O3,\"open\nC4,O4,sent\nC5,O5,sent",
+        "card_id,org_id,status\n\"\"\",\"\",\"\"\"\"\n\r\n,,\r\n\"a\"\"\nb\",\"\",\"\"\r",
+        "card_id,org_id,status",
+        "card_id,org_id,status\n\n\r\n",
+    ];
+
+    #[test]
+    fn every_cut_reads_as_the_whole_file() {
+        for text in FILES {
+            let whole = flat(text.as_bytes(), Cutting { batch_rows: usize::MAX, block: 1 << 20 }).unwrap();
+            assert_eq!(whole.sha256, crate::ingest::provenance::bytes_sha256(text.as_bytes()));
+            for batch_rows in 1..=4 {
+                for block in [1, 2, 3, 5, 8, 64] {
+                    let cut = flat(text.as_bytes(), Cutting { batch_rows, block }).unwrap();
+                    assert_eq!(cut, whole, "{text:?} cut every {batch_rows} records, read {block} bytes at a time");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_whole_file_as_records_gives_it() {
+        let f = flat(FILES[0].as_bytes(), Cutting::new(2)).unwrap();
+        let rows: Vec<_> = f.rows.iter().map(|(n, cells)| (*n, cells.clone())).collect();
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            rows,
+            [
+                (1, vec![s("C1"), s("O1"), s("received")]),
+                (2, vec![s("C2"), s("O,\"2\"\r\nx"), s("sent")]),
+                (3, vec![s("C3"), s("O3"), s("ordered")]),
+            ]
+        );
+        assert_eq!(f.records, 3);
+        let f = flat(FILES[2].as_bytes(), Cutting::new(1)).unwrap();
+        let bad: Vec<_> = f.malformed.iter().map(|q| (q.row, q.detail.as_str())).collect();
+        assert_eq!(bad, [(3, "1 fields, the header has 3"), (4, "unterminated quote")]);
+        assert_eq!(f.records, 4, "the unterminated quote swallows the rest");
+        let f = flat(FILES[1].as_bytes(), Cutting::new(1)).unwrap();
+        let bad: Vec<_> = f.malformed.iter().map(|q| (q.row, q.detail.as_str())).collect();
+        assert_eq!(
+            bad,
+            [
+                (2, "text after a closing quote"),
+                (3, "quote inside an unquoted field"),
+                (5, "2 fields, the header has 3")
+            ]
+        );
+    }
+
+    #[test]
+    fn header_problems_are_fatal() {
+        let err = |text: &[u8]| flat(text, Cutting { batch_rows: 1, block: 1 }).unwrap_err().to_string();
+        assert!(err(b"").contains("empty file"));
+        assert!(err(b"\n\r\n").contains("no header row"));
+        assert!(err("\u{feff}".as_bytes()).contains("no header row"));
+        assert!(err(b"card_id,\"org_id\"x,status\n").contains("malformed header row: text after a closing quote"));
+    }
+
+    #[test]
+    fn not_utf8_names_the_offset_and_line_wherever_the_cut() {
+        let mut text = b"card_id,org_id,status\nC1,O1,sent\n\"C2\nC2\",O2,sent\nC3,O3,s".to_vec();
+        let at = text.len();
+        text.extend_from_slice(b"\xffnt\nC4,O4,sent\n");
+        for batch_rows in [1, 2, 100] {
+            for block in [1, 7, 1 << 20] {
+                let e = flat(&text, Cutting { batch_rows, block }).unwrap_err().to_string();
+                assert!(e.contains(&format!("not UTF-8: invalid byte at offset {at} (line 5)")), "{e}");
+            }
+        }
+        let e = flat(b"card\xc3_id,org_id,status\n", Cutting::new(1)).unwrap_err().to_string();
+        assert!(e.contains("offset 4 (line 1)"), "{e}");
+    }
+
+    #[test]
+    fn a_file_is_read_as_it_streams() {
+        let dir = std::env::temp_dir().join(format!("siths-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cards.csv");
+        std::fs::write(&path, FILES[1]).unwrap();
+        let read = read_csv_file(&path, &CARDS, 0, Cutting { batch_rows: 2, block: 3 }, |b| b.len).unwrap();
+        assert_eq!(read.batches, [1, 1], "pieces of two records; the last, malformed, gives no batch");
+        assert_eq!(read.rows, 5);
+        assert_eq!(read.sha256, crate::ingest::file_sha256(&path).unwrap());
+        let mut bad = FILES[1].as_bytes().to_vec();
+        bad.extend_from_slice(b"\nC6,\xfe,x\n");
+        std::fs::write(&path, &bad).unwrap();
+        let e = read_csv_file(&path, &CARDS, 0, Cutting { batch_rows: 1, block: 4 }, |b| b.len).err().unwrap();
+        assert!(e.to_string().contains(&format!("offset {} (line 10)", bad.len() - 4)), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

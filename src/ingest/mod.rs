@@ -25,8 +25,6 @@ pub mod values;
 
 use std::path::Path;
 
-use rayon::prelude::*;
-
 pub use batch::{RawBatch, RowNumbers, map_columns};
 pub use convert::convert_batch;
 pub use discover::{Format, InputFile};
@@ -189,7 +187,7 @@ pub fn read_parts(
 }
 
 /// One file's batches as `convert` made them, its data row count and its SHA-256 (the
-/// hash is computed while the file is read). A CSV file's malformed records go to
+/// hash is computed while the file is read, which is read once). A CSV file's malformed records go to
 /// `quarantine` here.
 fn read_file<T: Send>(
     f: &InputFile,
@@ -201,14 +199,9 @@ fn read_file<T: Send>(
 ) -> Result<(Vec<T>, u64, String)> {
     match f.format {
         Format::Csv => {
-            let bytes = std::fs::read(&f.path).map_err(|e| Error::io(&f.path, e))?;
-            let (sha, parsed) = rayon::join(
-                || provenance::bytes_sha256(&bytes),
-                || csv::read_csv(&bytes, &f.path, table, file, batch_rows),
-            );
-            let parsed = parsed?;
-            quarantine.extend(parsed.malformed);
-            Ok((parsed.batches.into_par_iter().map(&convert).collect(), parsed.rows, sha))
+            let read = csv::read_csv_file(&f.path, table, file, csv::Cutting::new(batch_rows), convert)?;
+            quarantine.extend(read.malformed);
+            Ok((read.batches, read.rows, read.sha256))
         }
         Format::Parquet => {
             let (sha, read) = rayon::join(
