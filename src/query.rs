@@ -63,20 +63,31 @@ pub fn run(dir: &Path, sql: &str) -> Result<DataFrame, QueryError> {
     let explain = |e: String| QueryError(format!("{}; tables: {}", first_line(&e), described.join("; ")));
     // Polars answers bad SQL with errors, but a panic deep in a library must still end
     // as a message, not a backtrace: the operator wants to fix the query.
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.execute(sql).and_then(|lf| lf.collect())));
-    match outcome {
-        Ok(Ok(df)) => Ok(df),
-        Ok(Err(e)) => Err(explain(e.to_string())),
-        Err(panic) => {
-            let text = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the query engine failed".to_string());
-            Err(explain(text))
-        }
-    }
+    let plan = quietly(|| ctx.execute(sql)).map_err(explain)?.map_err(|e| explain(e.to_string()))?;
+    // The streaming engine reads the scans in morsels, so a filter or a grouping over
+    // 10M cards holds a fraction of them (scripts/query_bench.py measures it). Polars
+    // says some plans cannot stream yet and may answer them with a panic: those run
+    // again on the in-memory engine.
+    let result = match quietly(|| plan.clone().collect_with_engine(Engine::Streaming).map(|r| r.unwrap_single())) {
+        Ok(streamed) => streamed,
+        Err(_) => quietly(|| plan.collect()).map_err(explain)?,
+    };
+    result.map_err(|e| explain(e.to_string()))
+}
+
+/// Runs `f`, turning a panic into its message, with nothing printed for it.
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    outcome.map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the query engine failed".to_string())
+    })
 }
 
 /// The first non-empty line of a (possibly multi-line) library message.
