@@ -8,8 +8,10 @@ WORK), then time `siths-sweep run` (all threads, and 1 thread), the peer, the de
 floor and the encode floor (card_decisions.parquet written again from memory through the
 sweep's own writer, by its own timing, without reading the file back), median of RUNS
 runs each, peak RSS from /usr/bin/time -v; check that sweep and peer agree on every
-organisation's verdict counts; print a Markdown report and write it into BENCHMARKS.md
-between the bench markers.
+organisation's verdict counts; for the sizes in CSV_SIZES (default the largest), also
+sweep the same export written as CSV in the same rounds and check that every output not
+naming the input files is the Parquet sweep's byte for byte; print a Markdown report and
+write it into BENCHMARKS.md between the bench markers.
 """
 import json
 import os
@@ -30,6 +32,13 @@ PY = sys.executable
 WORK = os.environ.get("WORK", os.path.join(ROOT, "target/bench"))
 RUNS = int(os.environ.get("RUNS", "3"))
 SIZES = [int(s) for s in os.environ.get("SIZES", "1000000 10000000").split()]
+# Sizes also swept from a CSV export of the same data (`generate --format csv`), in the
+# same rounds: the largest size unless CSV_SIZES says otherwise ("" for none).
+CSV_SIZES = [int(s) for s in os.environ.get("CSV_SIZES", str(max(SIZES))).split()]
+# Outputs that do not name the input files: the same bytes from CSV as from Parquet.
+SAME_FROM_CSV = ["card_decisions.parquet", "org_compliance.parquet", "org_compliance.csv", "admin_review.parquet",
+                 "revocation_candidates.parquet", "revocation_candidates.csv", "revocation_certificates.parquet",
+                 "revocation_certificates.csv"]
 AS_OF = "2021-11-15"
 
 
@@ -70,6 +79,7 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     rows = []
     checks = []
+    csv_rows = []
     for n in SIZES:
         data = os.path.join(WORK, f"export-{n}")
         if not os.path.exists(os.path.join(data, "cards.parquet")):
@@ -83,8 +93,17 @@ def main():
         # One thread right after all threads in every round: the speed-up is taken per
         # round, from adjacent runs, not from one run against a median of others.
         # The encode floor rewrites the card_decisions.parquet the sweep run before it wrote.
-        s_all, s_one, p_all, floor, enc = interleaved(
-            [sweep_cmd, one_thread, peer_cmd, [FLOOR, data], [ENCODE, out]])
+        cmds = [sweep_cmd, one_thread, peer_cmd, [FLOOR, data], [ENCODE, out]]
+        csv_data, csv_out = os.path.join(WORK, f"csv-{n}"), os.path.join(WORK, f"sweep-{n}-csv")
+        if n in CSV_SIZES:
+            if not os.path.exists(os.path.join(csv_data, "cards.csv")):
+                subprocess.run([BIN, "generate", "--out", csv_data, "--cards", str(n), "--format", "csv", "--force"], check=True)
+            cmds.append([BIN, "run", "--input", csv_data, "--out", csv_out, "--as-of", AS_OF, "--force", "--quiet"])
+        s_all, s_one, p_all, floor, enc, *from_csv = interleaved(cmds)
+        if from_csv:
+            same = all(open(os.path.join(out, f), "rb").read() == open(os.path.join(csv_out, f), "rb").read()
+                       for f in SAME_FROM_CSV)
+            csv_rows.append(dict(n=n, csv=from_csv[0], parquet=s_all, same=same))
         speedup = statistics.median(one / all_ for one, all_ in zip(s_one[3], s_all[3]))
         agree = subprocess.run([PY, os.path.join(ROOT, "scripts/compare_peer.py"), out, peer], capture_output=True, text=True)
         checks.append(agree.stdout.strip())
@@ -124,6 +143,13 @@ def main():
                       f"the time of {rows[0]['n']:,}."]
     for r in rows:
         lines += ["", f"Stages of the last all-threads run at {r['n']:,} cards (ms): " + ", ".join(f"{k} {v}" for k, v in r["stages"].items())]
+    for c in csv_rows:
+        lines += ["", f"CSV input at {c['n']:,} cards (the same export written by `generate --format csv`, "
+                      f"swept in the same rounds): {c['csv'][0]:.2f} s, peak {c['csv'][1]:,.0f} MiB, "
+                      f"CPU {c['csv'][2]:.1f} s: **{c['csv'][0] / c['parquet'][0]:.2f}×** the Parquet sweep's time and "
+                      f"**{c['csv'][1] / c['parquet'][1]:.2f}×** its peak; runs {', '.join(f'{w:.2f}' for w in c['csv'][3])}; "
+                      f"outputs that do not name the input files identical to the Parquet sweep's: "
+                      f"{'yes' if c['same'] else '**NO**'}."]
     lines += [""] + [f"- {c}" for c in checks]
     report = "\n".join(lines)
     print(report)
@@ -135,6 +161,8 @@ def main():
         open(path, "w").write(text)
     if not all(r["agree"] for r in rows):
         sys.exit("sweep and peer disagree")
+    if not all(c["same"] for c in csv_rows):
+        sys.exit("the CSV sweep's outputs differ from the Parquet sweep's")
 
 
 if __name__ == "__main__":

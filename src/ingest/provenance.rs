@@ -24,7 +24,7 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 of bytes in memory (a CSV file read whole).
+/// SHA-256 of bytes in memory (a manifest read whole).
 pub fn bytes_sha256(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
