@@ -199,6 +199,46 @@ mod tests {
         assert_eq!(o.issuance_due, None);
     }
 
+    /// A REVOKE verdict is decided by the card, its organisation and the dates alone,
+    /// never by its certificates: what lets a sweep decide revocations before it reads
+    /// a single certificate. Every combination of status, type, dates, upgrade,
+    /// clearance and codes, each with certificate counts either side of the limit.
+    #[test]
+    fn revoke_never_depends_on_certificates() {
+        let (mut combinations, mut revoking) = (0, 0);
+        for status in Status::ALL {
+            for card_type in CardType::ALL {
+                for ordered in ["2021-01-10", "2021-08-15T12:00", "2021-11-01"] {
+                    for upgraded in [None, Some("2021-01-15"), Some("2021-02-01"), Some("2021-12-10")] {
+                        for cleared in [None, Some("2021-01-16"), Some("2021-03-01")] {
+                            for codes in [Some(true), None] {
+                                for as_of in ["2021-11-15", "2021-12-09", "2021-12-20"] {
+                                    let mut c = ready_card();
+                                    (c.status, c.card_type, c.ordered_at) = (status, card_type, at(ordered));
+                                    (c.upgraded_at, c.org_cleared_at) = (upgraded.map(at), cleared.map(at));
+                                    c.has_sign_code = codes;
+                                    let revokes = |certs: i32, third_party: i32| {
+                                        let mut c = c;
+                                        (c.cert_count, c.third_party_certs) = (certs, third_party);
+                                        eval(&c, as_of).verdict == Verdict::Revoke
+                                    };
+                                    let without = revokes(0, 0);
+                                    revoking += usize::from(without);
+                                    for (certs, third_party) in [(6, 0), (7, 0), (7, 7), (1, 1), (30, 2)] {
+                                        assert_eq!(revokes(certs, third_party), without, "{c:?} as of {as_of}");
+                                    }
+                                    combinations += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(combinations, 4 * 2 * 3 * 4 * 3 * 2 * 3);
+        assert!(revoking > 100 && revoking < combinations / 2, "both verdicts are tried: {revoking} revoke");
+    }
+
     #[test]
     fn unissued_exactly_three_months_vs_one_day_more() {
         let mut c = ready_card();
