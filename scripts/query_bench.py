@@ -8,6 +8,7 @@ peak RSS from /usr/bin/time -v, medians. Both engines' answers are compared (sam
 numbers to 9 digits) before any time is reported. Prints a Markdown table.
 
     target/bench-venv/bin/python scripts/query_bench.py [SWEEP_DIR]
+    BIN=/tmp/siths-sweep-before target/bench-venv/bin/python scripts/query_bench.py
 """
 import csv
 import io
@@ -20,6 +21,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import BIN, PY, ROOT, RUNS, timed  # noqa: E402
+
+# Another build to measure (e.g. the code before a change): BIN=/path/to/siths-sweep.
+BIN = os.environ.get("BIN", BIN)
 
 DUCKDB = """
 import sys, duckdb, json, os
