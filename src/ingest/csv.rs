@@ -692,6 +692,39 @@ mod tests {
         assert!(e.contains("offset 4 (line 1)"), "{e}");
     }
 
+    /// A source that gives its bytes, then fails: an error while the file streams.
+    struct Failing(&'static [u8]);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_midway_fails_the_file_by_name() {
+        let text = "card_id,org_id,status\nC1,O1,sent\nC2,O2,sent\nC3,O3,sent\n".as_bytes();
+        for block in [1, 7, 1 << 20] {
+            let read = read_csv_from(
+                Failing(text),
+                Path::new("cards.csv"),
+                &CARDS,
+                0,
+                Cutting { batch_rows: 1, block },
+                |b| b,
+            );
+            let Err(Failed::Error(e)) = read else { panic!("a read error fails the file") };
+            let e = e.to_string();
+            assert!(e.contains("cards.csv") && e.contains("the disk went away"), "{e}");
+        }
+    }
+
     #[test]
     fn a_file_is_read_as_it_streams() {
         let dir = std::env::temp_dir().join(format!("siths-csv-{}", std::process::id()));
