@@ -2,7 +2,8 @@
 //! record either converted, quarantined or malformed, row numbers strictly increasing,
 //! and the same rows wherever the file is cut into pieces and however much is read at a
 //! time (the first byte picks the cut, the rest is the file: the seeds in
-//! `fuzz/corpus/csv_rows` start with 0x11, pieces of 2 records read 3 bytes at a time).
+//! `fuzz/corpus/csv_rows` start with 0x11: batches of 2, read 5 bytes at a time, a piece
+//! per record).
 #![no_main]
 
 use std::path::Path;
@@ -43,8 +44,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let Some((&pick, data)) = data.split_first() else { return };
     let path = Path::new("cards.csv");
-    let whole = read_csv(data, path, &CARDS, 0, Cutting { batch_rows: usize::MAX, block: 1 << 20 });
-    let cutting = Cutting { batch_rows: 1 + (pick & 7) as usize, block: 1 + (pick >> 3) as usize };
+    let whole = read_csv(data, path, &CARDS, 0, Cutting { batch_rows: usize::MAX, block: 1 << 20, piece_bytes: usize::MAX });
+    let cutting = Cutting {
+        batch_rows: 1 + (pick & 3) as usize,
+        block: 1 + ((pick >> 2) & 15) as usize,
+        piece_bytes: 1 << (3 * (pick >> 6)),
+    };
     let cut = read_csv(data, path, &CARDS, 0, cutting);
     let (whole, file) = match (whole, cut) {
         (Ok(whole), Ok(cut)) => (whole, cut),

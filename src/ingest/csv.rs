@@ -134,19 +134,30 @@ fn field_text(text: &str, span: Span) -> std::borrow::Cow<'_, str> {
 }
 
 /// How a CSV file is cut for parsing in parallel. Outputs never depend on it: tests and
-/// the fuzz target vary both.
+/// the fuzz target vary all three.
 #[derive(Clone, Copy, Debug)]
 pub struct Cutting {
-    /// Records per piece; a piece becomes one batch.
+    /// Valid rows per batch at most.
     pub batch_rows: usize,
     /// Bytes read at a time.
     pub block: usize,
+    /// A piece ends at the first record end this many bytes or more after its start:
+    /// one hand-over to the pool per few MiB, whatever the batch size.
+    pub piece_bytes: usize,
 }
 
 impl Cutting {
     pub fn new(batch_rows: usize) -> Cutting {
-        Cutting { batch_rows: batch_rows.max(1), block: 1 << 20 }
+        Cutting { batch_rows: batch_rows.max(1), block: 1 << 20, piece_bytes: 8 << 20 }
     }
+}
+
+/// Where [`Ends::scan`] cuts: after `records` records, or at the first record end at or
+/// past `end_from` once a record has ended.
+#[derive(Clone, Copy)]
+struct Cut {
+    records: u64,
+    end_from: usize,
 }
 
 /// Where records end, found without splitting fields. The quoting is [`Records`']: a
@@ -166,10 +177,10 @@ struct Ends {
 }
 
 impl Ends {
-    /// Looks on from `pos` until `limit` records have ended: returns the position just
-    /// after the last one's line end, or None when `b` runs out first. `eof` says that
-    /// nothing follows `b` (a quote at its very end then closes a field).
-    fn scan(&mut self, b: &[u8], limit: u64, eof: bool) -> Option<usize> {
+    /// Looks on from `pos` until `cut` says to cut: returns the position just after the
+    /// last record's line end, or None when `b` runs out first. `eof` says that nothing
+    /// follows `b` (a quote at its very end then closes a field).
+    fn scan(&mut self, b: &[u8], cut: Cut, eof: bool) -> Option<usize> {
         while self.pos < b.len() {
             if self.quoted {
                 let Some(q) = memchr::memchr(b'"', &b[self.pos..]) else {
@@ -205,7 +216,7 @@ impl Ends {
                 self.records += 1;
             }
             self.record_start = i + 1;
-            if self.records == limit {
+            if self.records == cut.records || (self.records > 0 && i + 1 >= cut.end_from) {
                 return Some(i + 1);
             }
         }
@@ -213,10 +224,11 @@ impl Ends {
     }
 }
 
-/// Whole records of a file, cut where a record ends.
+/// Whole records of a file, cut where a record ends: `bytes[begin..]`.
 struct Piece {
     bytes: Vec<u8>,
-    /// Where `bytes` starts in the file.
+    begin: usize,
+    /// Where `bytes[begin..]` starts in the file.
     offset: u64,
     /// Data records before this piece: its first record is row `rows_before + 1`.
     rows_before: u64,
@@ -231,6 +243,8 @@ struct Pieces<'p, R> {
     cutting: Cutting,
     hash: Sha256,
     buf: Vec<u8>,
+    /// Where the next piece starts in `buf` (what is before it was copied out).
+    begin: usize,
     /// Where `buf` starts in the file.
     offset: u64,
     ends: Ends,
@@ -248,6 +262,7 @@ impl<'p, R: Read> Pieces<'p, R> {
             cutting,
             hash: Sha256::new(),
             buf,
+            begin: 0,
             offset: 0,
             ends: Ends::default(),
             eof: false,
@@ -257,6 +272,14 @@ impl<'p, R: Read> Pieces<'p, R> {
 
     /// Reads one block more; at the end of the file, sets `eof`.
     fn fill(&mut self) -> Result<()> {
+        if self.begin > 0 {
+            // What was copied out goes; the piece being read moves to the front, once.
+            self.buf.drain(..self.begin);
+            self.offset += self.begin as u64;
+            self.ends.pos -= self.begin;
+            self.ends.record_start -= self.begin;
+            self.begin = 0;
+        }
         let len = self.buf.len();
         let n = (&mut self.source)
             .take(self.cutting.block as u64)
@@ -280,11 +303,11 @@ impl<'p, R: Read> Pieces<'p, R> {
             self.buf.drain(..3);
             self.offset = 3;
         }
-        let Some(piece) = self.next(1)? else {
+        let Some(piece) = self.next(true)? else {
             return Err(Error::input(self.path, "no header row"));
         };
         self.rows = 0;
-        let text = piece.text().map_err(|at| not_utf8(self.path, at, &piece.bytes[..(at - piece.offset) as usize]))?;
+        let text = piece.text().map_err(|at| not_utf8(self.path, at, &piece.live()[..(at - piece.offset) as usize]))?;
         let mut records = Records::new(text);
         records.next();
         if let Some(why) = records.malformed {
@@ -293,10 +316,15 @@ impl<'p, R: Read> Pieces<'p, R> {
         Ok(records.fields.iter().map(|s| field_text(text, *s).into_owned()).collect())
     }
 
-    /// The next piece of at most `limit` records; None when no record is left.
-    fn next(&mut self, limit: u64) -> Result<Option<Piece>> {
+    /// The next piece: the header (`header`: one record), or the records up to the
+    /// first record end `piece_bytes` after its start. None when no record is left.
+    fn next(&mut self, header: bool) -> Result<Option<Piece>> {
         loop {
-            if let Some(cut) = self.ends.scan(&self.buf, limit, self.eof) {
+            let cut = match header {
+                true => Cut { records: 1, end_from: usize::MAX },
+                false => Cut { records: u64::MAX, end_from: self.begin.saturating_add(self.cutting.piece_bytes) },
+            };
+            if let Some(cut) = self.ends.scan(&self.buf, cut, self.eof) {
                 return Ok(Some(self.take(cut)));
             }
             if self.eof {
@@ -313,17 +341,28 @@ impl<'p, R: Read> Pieces<'p, R> {
         }
     }
 
-    /// Hands out `buf[..cut]` and keeps the rest for the next piece.
+    /// Hands out `buf[begin..cut]`, copying whichever is smaller: the piece, or what
+    /// was read after it (which then starts a new buffer, and the piece takes the old
+    /// one). Either way each byte is copied at most once, whatever the sizes of pieces
+    /// and blocks.
     fn take(&mut self, cut: usize) -> Piece {
-        let mut rest = Vec::with_capacity(cut + self.cutting.block);
-        rest.extend_from_slice(&self.buf[cut..]);
-        self.buf.truncate(cut);
-        let bytes = std::mem::replace(&mut self.buf, rest);
-        let piece = Piece { bytes, offset: self.offset, rows_before: self.rows, records: self.ends.records };
-        self.offset += cut as u64;
+        let (begin, tail) = (self.begin, self.buf.len() - cut);
+        let offset = self.offset + begin as u64;
+        let (bytes, begin) = if tail <= cut - begin {
+            let mut rest = Vec::with_capacity(cut - begin + self.cutting.block);
+            rest.extend_from_slice(&self.buf[cut..]);
+            self.buf.truncate(cut);
+            self.offset += cut as u64;
+            self.ends.pos -= cut;
+            self.ends.record_start = self.ends.record_start.saturating_sub(cut);
+            self.begin = 0;
+            (std::mem::replace(&mut self.buf, rest), begin)
+        } else {
+            self.begin = cut;
+            (self.buf[begin..cut].to_vec(), 0)
+        };
+        let piece = Piece { bytes, begin, offset, rows_before: self.rows, records: self.ends.records };
         self.rows += self.ends.records;
-        self.ends.pos -= cut;
-        self.ends.record_start = self.ends.record_start.saturating_sub(cut);
         self.ends.records = 0;
         piece
     }
@@ -333,6 +372,7 @@ impl<'p, R: Read> Pieces<'p, R> {
         // Whatever follows the last record (line ends) is hashed too.
         while !self.eof {
             self.buf.clear();
+            (self.begin, self.ends) = (0, Ends::default());
             self.fill()?;
         }
         Ok((self.rows, hex(&self.hash.finalize())))
@@ -343,7 +383,11 @@ impl Piece {
     /// The piece as text, or the file offset of its first byte that is not UTF-8. A cut
     /// falls after a line end, so never inside a character.
     fn text(&self) -> std::result::Result<&str, u64> {
-        std::str::from_utf8(&self.bytes).map_err(|e| self.offset + e.valid_up_to() as u64)
+        std::str::from_utf8(self.live()).map_err(|e| self.offset + e.valid_up_to() as u64)
+    }
+
+    fn live(&self) -> &[u8] {
+        &self.bytes[self.begin..]
     }
 }
 
@@ -357,17 +401,21 @@ fn not_utf8(path: &Path, at: u64, before: &[u8]) -> Error {
 /// The table's columns out of one piece's records; malformed records are quarantined.
 struct Parse<'a> {
     table: &'a InputTable,
+    batch_rows: usize,
     file: u32,
     header_len: usize,
     positions: &'a [Option<usize>],
 }
 
 impl Parse<'_> {
-    fn piece(&self, piece: &Piece) -> std::result::Result<(Option<RawBatch>, Vec<QuarantineRow>), u64> {
+    /// The piece's valid rows in batches of at most `batch_rows`, and its malformed
+    /// records; or the file offset of a byte that is not UTF-8.
+    fn piece(&self, piece: &Piece) -> std::result::Result<(Vec<RawBatch>, Vec<QuarantineRow>), u64> {
         let text = piece.text()?;
         let mut records = Records::new(text);
-        let mut malformed = Vec::new();
-        let mut builders: Vec<StringBuilder> = self.positions.iter().map(|_| StringBuilder::new()).collect();
+        let (mut batches, mut malformed) = (Vec::new(), Vec::new());
+        let mut builders: Vec<Option<StringBuilder>> =
+            self.positions.iter().map(|p| p.map(|_| StringBuilder::new())).collect();
         let mut rows = Vec::new();
         let mut scratch = String::new();
         let mut n = piece.rows_before;
@@ -378,7 +426,7 @@ impl Parse<'_> {
                 continue;
             }
             for (b, p) in builders.iter_mut().zip(self.positions) {
-                if let Some(p) = p {
+                if let (Some(b), Some(p)) = (b, p) {
                     let span = records.fields[*p];
                     if span.start == span.end {
                         b.append_null();
@@ -392,21 +440,27 @@ impl Parse<'_> {
                 }
             }
             rows.push(n);
+            if rows.len() == self.batch_rows {
+                batches.push(self.batch(&mut builders, std::mem::take(&mut rows)));
+            }
         }
         assert_eq!(n - piece.rows_before, piece.records, "the cut and the parse count the same records");
-        if rows.is_empty() {
-            return Ok((None, malformed));
+        if !rows.is_empty() {
+            batches.push(self.batch(&mut builders, rows));
         }
-        let columns =
-            builders.iter_mut().zip(self.positions).map(|(b, p)| p.map(|_| Arc::new(b.finish()) as ArrayRef)).collect();
-        let batch = RawBatch {
+        Ok((batches, malformed))
+    }
+
+    /// The rows built so far as a batch; the builders start again empty.
+    fn batch(&self, builders: &mut [Option<StringBuilder>], rows: Vec<u64>) -> RawBatch {
+        let columns = builders.iter_mut().map(|b| b.as_mut().map(|b| Arc::new(b.finish()) as ArrayRef)).collect();
+        RawBatch {
             file: self.file,
             len: rows.len(),
             rows: RowNumbers::Listed(rows),
             columns,
             int96: vec![false; self.positions.len()],
-        };
-        Ok((Some(batch), malformed))
+        }
     }
 
     /// Why the current record cannot be used, if it cannot.
@@ -489,15 +543,15 @@ fn read_csv_from<R: Read + Send, T: Send>(
     let mut pieces = Pieces::new(source, path, cutting);
     let header = pieces.header().map_err(Failed::Error)?;
     let positions = super::map_columns(table, path, &header).map_err(Failed::Error)?;
-    let parse = Parse { table, file, header_len: header.len(), positions: &positions };
-    let limit = cutting.batch_rows.max(1) as u64;
+    let parse =
+        Parse { table, batch_rows: cutting.batch_rows.max(1), file, header_len: header.len(), positions: &positions };
     // Two pieces wait while the pool works on others: memory stays a few pieces deep
     // whatever the size of the file.
     let (send, receive) = std::sync::mpsc::sync_channel::<Result<Piece>>(2);
     let (done, end) = std::thread::scope(|s| {
         let reader = s.spawn(move || {
             loop {
-                let next = pieces.next(limit).transpose();
+                let next = pieces.next(false).transpose();
                 let stop = !matches!(next, Some(Ok(_)));
                 if let Some(next) = next
                     && send.send(next).is_err()
@@ -517,7 +571,11 @@ fn read_csv_from<R: Read + Send, T: Send>(
             .par_bridge()
             .map(|(k, piece)| {
                 let parsed = piece.map_err(Failed::Error).and_then(|p| parse.piece(&p).map_err(Failed::NotUtf8));
-                (k, parsed.map(|(batch, malformed)| (batch.map(&convert), malformed)))
+                (
+                    k,
+                    parsed
+                        .map(|(batches, malformed)| (batches.into_iter().map(&convert).collect::<Vec<T>>(), malformed)),
+                )
             })
             .collect();
         done.sort_unstable_by_key(|(k, _)| *k);
@@ -525,8 +583,8 @@ fn read_csv_from<R: Read + Send, T: Send>(
     });
     let mut read = CsvRead { batches: Vec::new(), malformed: Vec::new(), rows: 0, sha256: String::new() };
     for (_, piece) in done {
-        let (batch, malformed) = piece?;
-        read.batches.extend(batch);
+        let (batches, malformed) = piece?;
+        read.batches.extend(batches);
         read.malformed.extend(malformed);
     }
     (read.rows, read.sha256) = end.map_err(Failed::Error)?;
@@ -627,12 +685,19 @@ mod tests {
     #[test]
     fn every_cut_reads_as_the_whole_file() {
         for text in FILES {
-            let whole = flat(text.as_bytes(), Cutting { batch_rows: usize::MAX, block: 1 << 20 }).unwrap();
+            let whole =
+                flat(text.as_bytes(), Cutting { batch_rows: usize::MAX, block: 1 << 20, piece_bytes: usize::MAX })
+                    .unwrap();
             assert_eq!(whole.sha256, crate::ingest::provenance::bytes_sha256(text.as_bytes()));
             for batch_rows in 1..=4 {
                 for block in [1, 2, 3, 5, 8, 64] {
-                    let cut = flat(text.as_bytes(), Cutting { batch_rows, block }).unwrap();
-                    assert_eq!(cut, whole, "{text:?} cut every {batch_rows} records, read {block} bytes at a time");
+                    for piece_bytes in [1, 5, 17, 64] {
+                        let cut = flat(text.as_bytes(), Cutting { batch_rows, block, piece_bytes }).unwrap();
+                        assert_eq!(
+                            cut, whole,
+                            "{text:?} in pieces of {piece_bytes}+ bytes, batches of {batch_rows}, read {block} bytes at a time"
+                        );
+                    }
                 }
             }
         }
@@ -670,7 +735,8 @@ mod tests {
 
     #[test]
     fn header_problems_are_fatal() {
-        let err = |text: &[u8]| flat(text, Cutting { batch_rows: 1, block: 1 }).unwrap_err().to_string();
+        let err =
+            |text: &[u8]| flat(text, Cutting { batch_rows: 1, block: 1, piece_bytes: 1 }).unwrap_err().to_string();
         assert!(err(b"").contains("empty file"));
         assert!(err(b"\n\r\n").contains("no header row"));
         assert!(err("\u{feff}".as_bytes()).contains("no header row"));
@@ -684,7 +750,8 @@ mod tests {
         text.extend_from_slice(b"\xffnt\nC4,O4,sent\n");
         for batch_rows in [1, 2, 100] {
             for block in [1, 7, 1 << 20] {
-                let e = flat(&text, Cutting { batch_rows, block }).unwrap_err().to_string();
+                let e =
+                    flat(&text, Cutting { batch_rows, block, piece_bytes: batch_rows * 10 }).unwrap_err().to_string();
                 assert!(e.contains(&format!("not UTF-8: invalid byte at offset {at} (line 5)")), "{e}");
             }
         }
@@ -716,7 +783,7 @@ mod tests {
                 Path::new("cards.csv"),
                 &CARDS,
                 0,
-                Cutting { batch_rows: 1, block },
+                Cutting { batch_rows: 1, block, piece_bytes: 1 },
                 |b| b,
             );
             let Err(Failed::Error(e)) = read else { panic!("a read error fails the file") };
@@ -731,14 +798,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("cards.csv");
         std::fs::write(&path, FILES[1]).unwrap();
-        let read = read_csv_file(&path, &CARDS, 0, Cutting { batch_rows: 2, block: 3 }, |b| b.len).unwrap();
-        assert_eq!(read.batches, [1, 1], "pieces of two records; the last, malformed, gives no batch");
+        let read =
+            read_csv_file(&path, &CARDS, 0, Cutting { batch_rows: 2, block: 3, piece_bytes: 1 }, |b| b.len).unwrap();
+        assert_eq!(read.batches, [1, 1], "a piece per record, each valid one a batch");
+        let read =
+            read_csv_file(&path, &CARDS, 0, Cutting { batch_rows: 2, block: 3, piece_bytes: 1 << 20 }, |b| b.len)
+                .unwrap();
+        assert_eq!(read.batches, [2], "one piece, its two valid rows one batch");
         assert_eq!(read.rows, 5);
         assert_eq!(read.sha256, crate::ingest::file_sha256(&path).unwrap());
         let mut bad = FILES[1].as_bytes().to_vec();
         bad.extend_from_slice(b"\nC6,\xfe,x\n");
         std::fs::write(&path, &bad).unwrap();
-        let e = read_csv_file(&path, &CARDS, 0, Cutting { batch_rows: 1, block: 4 }, |b| b.len).err().unwrap();
+        let e = read_csv_file(&path, &CARDS, 0, Cutting { batch_rows: 1, block: 4, piece_bytes: 8 }, |b| b.len)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains(&format!("offset {} (line 10)", bad.len() - 4)), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
