@@ -8,7 +8,6 @@
 
 use std::path::Path;
 
-use arrow_array::{Array, StringArray};
 use libfuzzer_sys::fuzz_target;
 use siths_sweep::ingest::convert_batch;
 use siths_sweep::ingest::csv::{Cutting, CsvRead, read_csv};
@@ -20,22 +19,7 @@ use siths_sweep::time::Zone;
 type Flat = (Vec<(u64, Vec<Option<String>>)>, Vec<QuarantineRow>, u64, String);
 
 fn flat(read: &CsvRead<RawBatch>) -> Flat {
-    let mut rows = Vec::new();
-    for b in &read.batches {
-        for i in 0..b.len {
-            let cells = b
-                .columns
-                .iter()
-                .flatten()
-                .map(|c| {
-                    let c = c.as_any().downcast_ref::<StringArray>().unwrap();
-                    c.is_valid(i).then(|| c.value(i).to_string())
-                })
-                .collect();
-            rows.push((b.rows.get(i), cells));
-        }
-    }
-    (rows, read.malformed.clone(), read.rows, read.sha256.clone())
+    (read.text_rows(), read.malformed.clone(), read.rows, read.sha256.clone())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -8,8 +8,9 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::ArrayRef;
 use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, StringArray};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -152,14 +153,6 @@ impl Cutting {
     }
 }
 
-/// Where [`Ends::scan`] cuts: after `records` records, or at the first record end at or
-/// past `end_from` once a record has ended.
-#[derive(Clone, Copy)]
-struct Cut {
-    records: u64,
-    end_from: usize,
-}
-
 /// Where records end, found without splitting fields. The quoting is [`Records`']: a
 /// quote opens a quoted field only where a field starts (at a record's start or after a
 /// comma); inside one, `""` is a quote and any other quote closes it; after the closing
@@ -177,10 +170,10 @@ struct Ends {
 }
 
 impl Ends {
-    /// Looks on from `pos` until `cut` says to cut: returns the position just after the
-    /// last record's line end, or None when `b` runs out first. `eof` says that nothing
-    /// follows `b` (a quote at its very end then closes a field).
-    fn scan(&mut self, b: &[u8], cut: Cut, eof: bool) -> Option<usize> {
+    /// Looks on from `pos` for the first line end at or past `end_from` that ends a
+    /// record: returns the position just after it, or None when `b` runs out first.
+    /// `eof` says that nothing follows `b` (a quote at its very end then closes a field).
+    fn scan(&mut self, b: &[u8], end_from: usize, eof: bool) -> Option<usize> {
         while self.pos < b.len() {
             if self.quoted {
                 let Some(q) = memchr::memchr(b'"', &b[self.pos..]) else {
@@ -216,7 +209,7 @@ impl Ends {
                 self.records += 1;
             }
             self.record_start = i + 1;
-            if self.records == cut.records || (self.records > 0 && i + 1 >= cut.end_from) {
+            if self.records > 0 && i + 1 >= end_from {
                 return Some(i + 1);
             }
         }
@@ -316,15 +309,12 @@ impl<'p, R: Read> Pieces<'p, R> {
         Ok(records.fields.iter().map(|s| field_text(text, *s).into_owned()).collect())
     }
 
-    /// The next piece: the header (`header`: one record), or the records up to the
-    /// first record end `piece_bytes` after its start. None when no record is left.
+    /// The next piece: the header (`header`: its first record), or the records up to
+    /// the first record end `piece_bytes` after its start. None when no record is left.
     fn next(&mut self, header: bool) -> Result<Option<Piece>> {
         loop {
-            let cut = match header {
-                true => Cut { records: 1, end_from: usize::MAX },
-                false => Cut { records: u64::MAX, end_from: self.begin.saturating_add(self.cutting.piece_bytes) },
-            };
-            if let Some(cut) = self.ends.scan(&self.buf, cut, self.eof) {
+            let end_from = if header { 0 } else { self.begin.saturating_add(self.cutting.piece_bytes) };
+            if let Some(cut) = self.ends.scan(&self.buf, end_from, self.eof) {
                 return Ok(Some(self.take(cut)));
             }
             if self.eof {
@@ -482,6 +472,22 @@ pub struct CsvRead<T> {
     pub sha256: String,
 }
 
+impl CsvRead<RawBatch> {
+    /// Every valid row as read: its row number and its cells' text, `None` for an empty
+    /// cell (tests and the fuzz target compare reads cut in different places with it).
+    pub fn text_rows(&self) -> Vec<(u64, Vec<Option<String>>)> {
+        let mut rows = Vec::new();
+        for b in &self.batches {
+            let columns: Vec<&StringArray> = b.columns.iter().flatten().map(|c| c.as_string::<i32>()).collect();
+            for i in 0..b.len {
+                let cells = columns.iter().map(|c| c.is_valid(i).then(|| c.value(i).to_string())).collect();
+                rows.push((b.rows.get(i), cells));
+            }
+        }
+        rows
+    }
+}
+
 /// Reads a CSV file as it streams: one thread reads, hashes and cuts it into pieces of
 /// whole records, the pool parses and converts them, and only what `convert` makes of
 /// each piece is kept. Header problems are fatal, record problems are quarantined, and
@@ -627,8 +633,6 @@ mod tests {
         assert!(split("\n\r\n\r").is_empty());
     }
 
-    use arrow_array::{Array, StringArray};
-
     use crate::schema::{ColumnKind, InputColumn};
 
     /// Three text columns, all required: the reader's work without the converter's.
@@ -653,21 +657,7 @@ mod tests {
 
     fn flat(text: &[u8], cutting: Cutting) -> Result<Flat> {
         let read = read_csv(text, Path::new("cards.csv"), &CARDS, 3, cutting)?;
-        let mut rows = Vec::new();
-        for b in &read.batches {
-            for i in 0..b.len {
-                let cells = b
-                    .columns
-                    .iter()
-                    .flatten()
-                    .map(|c| {
-                        let c = c.as_any().downcast_ref::<StringArray>().unwrap();
-                        c.is_valid(i).then(|| c.value(i).to_string())
-                    })
-                    .collect();
-                rows.push((b.rows.get(i), cells));
-            }
-        }
+        let rows = read.text_rows();
         Ok(Flat { rows, malformed: read.malformed, records: read.rows, sha256: read.sha256 })
     }
 

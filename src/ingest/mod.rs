@@ -186,9 +186,8 @@ pub fn read_parts(
     Ok(Parts::new(*table, parts))
 }
 
-/// One file's batches as `convert` made them, its data row count and its SHA-256 (the
-/// hash is computed while the file is read, which is read once). A CSV file's malformed records go to
-/// `quarantine` here.
+/// One file's batches as `convert` made them, its data row count and its SHA-256
+/// (hashed as the file is read). A CSV file's malformed records go to `quarantine` here.
 fn read_file<T: Send>(
     f: &InputFile,
     table: &InputTable,
