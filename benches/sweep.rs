@@ -36,9 +36,12 @@ fn evaluate_kernel(c: &mut Criterion) {
     export(dir.path());
     let policy = Policy::default();
     let as_of = parse_date("2021-11-15").unwrap();
-    let classifier = CertClassifier::new(&policy, as_of);
-    // The columns the classification reads are kept, so that it can be run again here.
-    let data = ingest::ingest(dir.path(), &policy.zone, ingest::BATCH_ROWS, &Keep(&classifier), |_| {}).unwrap();
+    let read = ingest::read_cards(dir.path(), &policy.zone, ingest::BATCH_ROWS, |_| {}).unwrap();
+    let revoking = evaluate::revoking(&read.data, &policy, as_of);
+    let classifier = CertClassifier::new(&policy, as_of, &revoking);
+    // Every certificate keeps its text and the columns the classification reads, so
+    // that it can be run again here.
+    let data = ingest::read_certificates(read, &Keep(&classifier), |_| {}).unwrap();
     let full = evaluate::evaluate(&data, &policy, as_of);
     let mut g = c.benchmark_group("evaluate_cards");
     g.throughput(Throughput::Elements(data.cards.len() as u64));
@@ -50,12 +53,13 @@ fn evaluate_kernel(c: &mut Criterion) {
     // Certificates classified as they are read: issuer kind (once per distinct issuer of
     // a batch) and the active test against D, each part on its own as the readers do,
     // all cores.
-    let certs = &data.certificates;
+    let texts = &data.certificate_texts;
     let mut g = c.benchmark_group("certificate_classification");
-    g.throughput(Throughput::Elements(certs.len() as u64));
-    g.bench_function(BenchmarkId::from_parameter(certs.len()), |b| {
-        b.iter(|| certs.parts.par_iter().map(|p| classifier.bytes(p)).collect::<Vec<_>>())
+    g.throughput(Throughput::Elements(texts.len() as u64));
+    g.bench_function(BenchmarkId::from_parameter(texts.len()), |b| {
+        b.iter(|| texts.parts.par_iter().map(|p| classifier.bytes(p)).collect::<Vec<_>>())
     });
+    let certs = &data.certificates;
     g.finish();
 
     // The per-card sums of the classified certificates (one thread, as in a sweep).
@@ -76,6 +80,10 @@ impl Derive for Keep<'_> {
     fn lets_go(&self) -> &'static [usize] {
         &[]
     }
+
+    fn keeps_text(&self, _card: u32, _byte: u8) -> bool {
+        true
+    }
 }
 
 /// Parquet ingest of the card table: decode, convert every value, quarantine checks.
@@ -91,9 +99,7 @@ fn parquet_ingest(c: &mut Criterion) {
     g.bench_function(BenchmarkId::from_parameter(CARDS), |b| {
         b.iter(|| {
             let (mut files, mut q) = (Vec::new(), Vec::new());
-            read_parts(&schema::CARDS, &cards, &zone, ingest::BATCH_ROWS, None, &mut files, &mut q)
-                .unwrap()
-                .into_table(None)
+            read_parts(&schema::CARDS, &cards, &zone, ingest::BATCH_ROWS, &mut files, &mut q).unwrap().into_table(None)
         })
     });
     g.finish();

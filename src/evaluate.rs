@@ -10,7 +10,7 @@ use crate::rules::admin::{check_admin, clear_org};
 use crate::rules::cert::{CertState, ca_revokes, is_active};
 use crate::rules::{
     AdminFacts, AdminVerdict, CardFacts, CardOutcome, CardType, IssuerKind, OrgClearance, Policy, Status, SweepDates,
-    evaluate_card,
+    Verdict, evaluate_card,
 };
 use crate::schema::cols::{self, cards, certificates as certs, id_admins as admins_cols};
 
@@ -40,17 +40,40 @@ pub struct CertCounts {
 }
 
 /// Classifies certificates as they are read ([`ingest::Derive`]): issuer kind and
-/// activity as of D, after which their `not_after` and `revoked` are let go.
+/// activity as of D, after which their `not_after` and `revoked` are let go; only the
+/// certificates the CA may have to revoke keep their text.
 pub struct CertClassifier<'a> {
     policy: &'a Policy,
     /// Local midnight starting D.
     start_of_as_of: i64,
+    /// Per card: its verdict is REVOKE ([`revoking`]).
+    revoking: &'a [bool],
 }
 
 impl<'a> CertClassifier<'a> {
-    pub fn new(policy: &'a Policy, as_of: i32) -> CertClassifier<'a> {
-        CertClassifier { policy, start_of_as_of: policy.zone.start_of_day(as_of) }
+    /// `revoking` is [`revoking`]'s answer for the cards the certificates belong to.
+    pub fn new(policy: &'a Policy, as_of: i32, revoking: &'a [bool]) -> CertClassifier<'a> {
+        CertClassifier { policy, start_of_as_of: policy.zone.start_of_day(as_of), revoking }
     }
+}
+
+/// Per card of `data` (read without its certificates): whether its verdict is REVOKE.
+/// No REVOKE finding depends on a card's certificates (the test
+/// `revoke_never_depends_on_certificates` in `rules/card.rs` holds the rules to it), so
+/// the cards are evaluated here as if they had none, and the certificates that the
+/// revocation lists name are known as each one is read: only those keep their text.
+/// [`revoked_certificates`] checks the answer against the full evaluation.
+pub fn revoking(data: &Ingested, policy: &Policy, as_of: i32) -> Vec<bool> {
+    let dates = SweepDates::new(as_of, policy);
+    let (mut orgs, card_org, admin_org) = index_orgs(data);
+    clear_orgs(&data.id_admins, &admin_org, &mut orgs, &dates, policy);
+    let none = vec![CertCounts::default(); data.cards.len()];
+    let evaluate = card_evaluator(&data.cards, &card_org, &orgs, &none, &dates, policy);
+    (0..data.cards.len())
+        .into_par_iter()
+        .with_min_len(CARD_CHUNK)
+        .map(|i| evaluate(i).verdict == Verdict::Revoke)
+        .collect()
 }
 
 impl ingest::Derive for CertClassifier<'_> {
@@ -71,6 +94,11 @@ impl ingest::Derive for CertClassifier<'_> {
     fn lets_go(&self) -> &'static [usize] {
         const GONE: [usize; 2] = [certs::NOT_AFTER.index, certs::REVOKED.index];
         &GONE
+    }
+
+    /// Those [`ca_revokes`] would name if their card's verdict is REVOKE.
+    fn keeps_text(&self, card: u32, byte: u8) -> bool {
+        self.revoking[card as usize] && ca_revokes(Verdict::Revoke, CertState::from_byte(byte))
     }
 }
 
@@ -101,11 +129,14 @@ pub struct RevokedCertificates {
     pub by_card: Vec<(u32, u32)>,
 }
 
-/// Keeps of `certificates` only those the CA must revoke ([`ca_revokes`]), part by part
-/// in parallel. It takes them by value so that the others (all but a few per cent: ~44M
-/// rows, ~1.5 GB at 10M cards) are let go before the outputs sort the cards and build
-/// the biggest table.
-pub fn revoked_certificates(mut certificates: Parts, e: &Evaluation) -> RevokedCertificates {
+/// Keeps of `certificates` (those that kept their text as they were read) only those the
+/// CA must revoke ([`ca_revokes`]), part by part in parallel. `revoking` is what the
+/// certificates were read with: a REVOKE card it did not name would have lost its
+/// certificates' text, a bug in the rules this stops the run for rather than publish
+/// lists short of them.
+pub fn revoked_certificates(mut certificates: Parts, e: &Evaluation, revoking: &[bool]) -> RevokedCertificates {
+    let missed = e.outcomes.iter().zip(revoking).position(|(o, &r)| (o.verdict == Verdict::Revoke) != r);
+    assert!(missed.is_none(), "card {missed:?}: its REVOKE verdict depends on its certificates");
     certificates.retain(|part| {
         part.indices(certs::CARD)
             .iter()
@@ -121,7 +152,7 @@ pub fn revoked_certificates(mut certificates: Parts, e: &Evaluation) -> RevokedC
 }
 
 /// Decides everything for `data`, whose certificates were read with
-/// `CertClassifier::new(policy, as_of)`.
+/// `CertClassifier::new(policy, as_of, ..)`.
 pub fn evaluate(data: &Ingested, policy: &Policy, as_of: i32) -> Evaluation {
     let dates = SweepDates::new(as_of, policy);
     let (mut orgs, card_org, admin_org) = index_orgs(data);
@@ -324,7 +355,7 @@ mod tests {
             source: Sources::run(0, 1, 6),
             derived: Vec::new(),
         };
-        part.derive(&CertClassifier::new(&policy, as_of));
+        part.derive(&CertClassifier::new(&policy, as_of, &[]));
         let (c, t, o) = (IssuerKind::CardIssuer, IssuerKind::Telia, IssuerKind::ThirdParty);
         let want = [(c, true), (c, false), (c, true), (c, false), (t, false), (o, true)];
         let got: Vec<(IssuerKind, bool)> = cert_states(&part).map(|s| (s.kind, s.active)).collect();

@@ -92,15 +92,20 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Sum
     if plan.memory_check {
         estimate.check(available).map_err(Error::Config)?;
     }
-    let classifier = evaluate::CertClassifier::new(&plan.policy, plan.as_of);
     let mut start = |s: Stage| {
         clock.lap(Some(s));
         stage(s);
     };
-    let mut data = ingest::ingest(&plan.input, &plan.policy.zone, plan.batch_rows, &classifier, &mut start)?;
+    let read = ingest::read_cards(&plan.input, &plan.policy.zone, plan.batch_rows, &mut start)?;
+    // The certificates the revocation lists name are known as they are read.
+    let revoking = evaluate::revoking(&read.data, &plan.policy, plan.as_of);
+    let classifier = evaluate::CertClassifier::new(&plan.policy, plan.as_of, &revoking);
+    let mut data = ingest::read_certificates(read, &classifier, &mut start)?;
     start(Stage::Evaluate);
     let eval = evaluate::evaluate(&data, &plan.policy, plan.as_of);
-    let revoked = evaluate::revoked_certificates(data.take_certificates(), &eval);
+    data.let_certificates_go();
+    let revoked = evaluate::revoked_certificates(data.take_certificate_texts(), &eval, &revoking);
+    drop(revoking);
     let data = data; // read-only from here on
     start(Stage::Aggregate);
     let counts = aggregate::rollup(&eval);

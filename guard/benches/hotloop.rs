@@ -70,8 +70,10 @@ fn prepare() -> Prepared {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample/parquet");
     let policy = Policy::default();
     let as_of = parse_date("2021-11-15").unwrap();
-    let classifier = evaluate::CertClassifier::new(&policy, as_of);
-    let data = ingest::ingest(&dir, &policy.zone, ingest::BATCH_ROWS, &classifier, |_| {}).expect("the sample reads");
+    let read = ingest::read_cards(&dir, &policy.zone, ingest::BATCH_ROWS, |_| {}).expect("the sample reads");
+    let revoking = evaluate::revoking(&read.data, &policy, as_of);
+    let classifier = evaluate::CertClassifier::new(&policy, as_of, &revoking);
+    let data = ingest::read_certificates(read, &classifier, |_| {}).expect("the sample reads");
     assert_eq!(data.cards.len() as u64, SAMPLE_CARDS, "the baseline is per card of the shipped sample");
     let eval = evaluate::evaluate(&data, &policy, as_of);
     Prepared { data, eval, policy }

@@ -10,62 +10,19 @@ use std::cmp::Ordering;
 use rayon::prelude::*;
 
 use super::table::NULL_ID;
-use super::{InputFileInfo, Parts, QError, QuarantineRow, RowRef, Table};
-use crate::hashing::hash_of;
+use super::{CertsRead, InputFileInfo, Parts, QError, QuarantineRow, RowRef, Table};
+use crate::error::Result;
+use crate::hashing::{KeyMap, hash_of};
 use crate::schema::cols::certificates as certs;
 use crate::schema::{Col, held};
 
-/// A table's key: every row's key hashed, paired with its row, and how two rows' keys
-/// order. Columns are looked up once per part, not once per row.
-pub trait Key: Sync {
-    /// The key hash of every row of one part, in order.
-    fn hashes(&self, part: &Table) -> Vec<u64>;
-    /// The order of rows `a` and `b` by key (any total order in which equal keys are
-    /// `Equal`: rows sharing a hash are sorted by it, and duplicates are neighbours).
-    fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering;
-    /// The identifier a quarantined duplicate is named by (its `key` column).
-    fn identifier<'a>(&self, part: &'a Table, r: usize) -> Option<&'a str>;
-}
-
-/// The key is one plain (not interned) text column.
+/// A key that is one plain (not interned) text column, as organisations and cards have.
 pub struct TextKey(pub Col<held::Text>);
 
-impl Key for TextKey {
-    fn hashes(&self, part: &Table) -> Vec<u64> {
+impl TextKey {
+    fn hash(&self, part: &Table, r: usize) -> u64 {
         let a = part.text(self.0);
-        (0..part.len()).map(|i| hash_of(a.is_valid(i).then(|| a.value(i)))).collect()
-    }
-    fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering {
-        let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
-        ta.str(self.0, a).cmp(&tb.str(self.0, b))
-    }
-    fn identifier<'a>(&self, part: &'a Table, r: usize) -> Option<&'a str> {
-        part.str(self.0, r)
-    }
-}
-
-/// A certificate's key: (issuer, cert_serial). The issuer is compared as text: every
-/// part interns its own ids.
-pub struct CertKey;
-
-impl Key for CertKey {
-    fn hashes(&self, part: &Table) -> Vec<u64> {
-        let ((ids, dict), serial) = (part.interned(certs::ISSUER), part.text(certs::CERT_SERIAL));
-        let issuer_hash: Vec<u64> = dict.iter().map(|d| hash_of(d.as_str())).collect();
-        (0..part.len())
-            .map(|i| {
-                let issuer = issuer_hash.get(ids[i] as usize).copied();
-                hash_of((issuer, serial.is_valid(i).then(|| serial.value(i))))
-            })
-            .collect()
-    }
-    fn order(&self, t: &Parts, a: usize, b: usize) -> Ordering {
-        let ((ta, a), (tb, b)) = (t.locate(a), t.locate(b));
-        (ta.str(certs::ISSUER, a), ta.str(certs::CERT_SERIAL, a))
-            .cmp(&(tb.str(certs::ISSUER, b), tb.str(certs::CERT_SERIAL, b)))
-    }
-    fn identifier<'a>(&self, part: &'a Table, r: usize) -> Option<&'a str> {
-        part.str(certs::CERT_SERIAL, r)
+        hash_of(a.is_valid(r).then(|| a.value(r)))
     }
 }
 
@@ -74,40 +31,100 @@ pub fn dedup(
     table: Parts,
     files: &[InputFileInfo],
     quarantine: &mut Vec<QuarantineRow>,
-    key: &dyn Key,
+    key: &TextKey,
     column: &'static str,
 ) -> Table {
-    let keep = duplicates(&table, files, quarantine, key, column);
+    let part_hashes = |p: usize| {
+        let part = &table.parts[p];
+        (0..part.len()).map(|r| key.hash(part, r)).collect()
+    };
+    let row_hash = |row: u32| {
+        let (part, r) = table.locate(row as usize);
+        key.hash(part, r)
+    };
+    let shared = shared_hashes(&table, part_hashes, row_hash);
+    let order = |a: u32, b: u32| table.str(key.0, a as usize).cmp(&table.str(key.0, b as usize));
+    let name = |row: u32| table.str(key.0, row as usize).map(str::to_string);
+    let keep = reject_duplicates(&table, files, quarantine, &shared, order, name, column);
     table.into_table(Some(&keep))
 }
 
-/// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left. Rejected certificates are not
-/// removed but detached: their card becomes [`NULL_ID`], so they belong to no card and
-/// count for nothing. Removing them copied nearly every certificate, since a few
-/// thousand rejected rows fall into almost every one of the ~700 parts at 10M cards.
-pub fn dedup_certificates(mut certs: Parts, files: &[InputFileInfo], quarantine: &mut Vec<QuarantineRow>) -> Parts {
-    let mut keep = duplicates(&certs, files, quarantine, &CertKey, "issuer,cert_serial");
-    unknown_cards(&certs, &mut keep, quarantine);
-    let starts: Vec<usize> = certs.with_starts().map(|(_, s)| s).collect();
-    for (part, start) in certs.parts.iter_mut().zip(starts) {
+/// A certificate's key (issuer, cert_serial) as text, read again to tell rows whose key
+/// hashes are equal apart. Ordered as the key is compared: issuer, then serial.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CertKeyText {
+    pub issuer: Option<String>,
+    pub serial: Option<String>,
+}
+
+/// The key hash of every certificate of `part` (read with its text): (issuer,
+/// cert_serial), the issuer hashed as text, since every part interns its own ids.
+pub fn cert_key_hashes(part: &Table) -> Vec<u64> {
+    let ((ids, dict), serial) = (part.interned(certs::ISSUER), part.text(certs::CERT_SERIAL));
+    let issuer_hash: Vec<u64> = dict.iter().map(|d| hash_of(d.as_str())).collect();
+    (0..part.len())
+        .map(|i| {
+            let issuer = issuer_hash.get(ids[i] as usize).copied();
+            hash_of((issuer, serial.is_valid(i).then(|| serial.value(i))))
+        })
+        .collect()
+}
+
+/// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left, on certificates that kept only
+/// a key hash: rows whose hashes are equal have their keys read again (`again`, by
+/// their sources) and compared, so a duplicate is only ever a row whose key text
+/// equals an earlier row's. Rejected certificates are not removed from the rows but
+/// detached: their card becomes [`NULL_ID`], so they belong to no card and count for
+/// nothing (removing them copied nearly every certificate, since a few thousand rejected
+/// rows fall into almost every one of the ~700 parts at 10M cards). Returns the rows and
+/// the texts kept, without the rejected ones.
+pub fn dedup_certificates(
+    read: CertsRead,
+    files: &[InputFileInfo],
+    quarantine: &mut Vec<QuarantineRow>,
+    again: impl FnOnce(&[RowRef]) -> Result<KeyMap<RowRef, CertKeyText>>,
+) -> Result<(Parts, Parts)> {
+    let CertsRead { mut rows, key_hashes, mut texts } = read;
+    let row_hash = |row: u32| {
+        let (p, r) = rows.locate_part(row as usize);
+        key_hashes[p][r]
+    };
+    let shared = shared_hashes(&rows, |p| key_hashes[p].clone(), row_hash);
+    drop(key_hashes);
+    let sources: Vec<RowRef> = shared.iter().flatten().map(|&row| rows.source(row as usize)).collect();
+    let read_again = if sources.is_empty() { KeyMap::default() } else { again(&sources)? };
+    let key = |row: u32| &read_again[&rows.source(row as usize)];
+    let order = |a: u32, b: u32| key(a).cmp(key(b));
+    let mut keep =
+        reject_duplicates(&rows, files, quarantine, &shared, order, |r| key(r).serial.clone(), "issuer,cert_serial");
+    let duplicates: KeyMap<RowRef, ()> =
+        keep.iter().enumerate().filter(|(_, k)| !**k).map(|(row, _)| (rows.source(row), ())).collect();
+    unknown_cards(&rows, &texts, &mut keep, quarantine);
+    let starts: Vec<usize> = rows.with_starts().map(|(_, s)| s).collect();
+    for (part, start) in rows.parts.iter_mut().zip(starts) {
         for (card, &k) in part.indices_mut(certs::CARD).iter_mut().zip(&keep[start..]) {
             if !k {
                 *card = NULL_ID;
             }
         }
     }
-    certs
+    // The texts of rejected rows: those of no card, and the duplicates.
+    texts.retain(|part| {
+        let cards = part.indices(certs::CARD);
+        (0..part.len()).map(|r| cards[r] != NULL_ID && !duplicates.contains_key(&part.source.get(r))).collect()
+    });
+    Ok((rows, texts))
 }
 
-/// Which rows to keep: the first of every key. Later ones are quarantined.
-fn duplicates(
+/// Groups of rows whose whole 64-bit key hashes are equal, each group in row order:
+/// the only rows whose keys may be equal. `part_hashes(p)` gives part `p`'s rows' key
+/// hashes, `row_hash` one row's.
+fn shared_hashes(
     table: &Parts,
-    files: &[InputFileInfo],
-    quarantine: &mut Vec<QuarantineRow>,
-    key: &dyn Key,
-    column: &'static str,
-) -> Vec<bool> {
-    let parts: Vec<(&Table, usize)> = table.with_starts().collect();
+    part_hashes: impl Fn(usize) -> Vec<u64> + Sync,
+    row_hash: impl Fn(u32) -> u64 + Sync,
+) -> Vec<Vec<u32>> {
+    let starts: Vec<usize> = table.with_starts().map(|(_, s)| s).collect();
     // Rows with equal keys have equal hashes, so the hash space can be checked in
     // passes, each holding only its share of the rows' (hash, row) pairs. Every pass
     // hashes every row again, so a big table gets two, never more: the pairs (8 B a
@@ -115,29 +132,86 @@ fn duplicates(
     // save less than each costs (sixteen at 272M certificates by a rows-per-pass rule).
     let pass_bits = u32::from(table.len() > PASS_ROWS);
     let group_rows = |g: usize| {
-        let (part, start) = parts[g];
-        key.hashes(part).into_iter().enumerate().map(|(i, h)| (h, (start + i) as u32)).collect()
+        let start = starts[g];
+        part_hashes(g).into_iter().enumerate().map(|(i, h)| (h, (start + i) as u32)).collect()
     };
-    let mut pairs =
-        duplicate_pairs_in_passes(pass_bits, parts.len(), group_rows, |a, b| key.order(table, a as usize, b as usize));
-    // Partitions finish in any order; the quarantine is built in row order.
+    let candidates = candidates_in_passes(pass_bits, starts.len(), group_rows);
+    split_by_hash(candidates, row_hash)
+}
+
+/// The groups of rows that share part of their hash, split into groups that share all
+/// of it (rows of a 42-bit match whose 64-bit hashes differ cannot have equal keys).
+fn split_by_hash(candidates: Vec<Vec<u32>>, row_hash: impl Fn(u32) -> u64 + Sync) -> Vec<Vec<u32>> {
+    candidates
+        .into_par_iter()
+        .flat_map_iter(|run| {
+            let mut by_hash: Vec<(u64, u32)> = run.into_iter().map(|row| (row_hash(row), row)).collect();
+            by_hash.sort_unstable();
+            let groups: Vec<Vec<u32>> = by_hash
+                .chunk_by(|a, b| a.0 == b.0)
+                .filter(|g| g.len() > 1)
+                .map(|g| g.iter().map(|&(_, row)| row).collect())
+                .collect();
+            groups
+        })
+        .collect()
+}
+
+/// Which rows to keep: the first of every key. Later ones are quarantined. `shared` are
+/// the groups of rows that may share a key ([`shared_hashes`]), `order` compares two
+/// rows' keys and `name` gives the identifier a quarantined duplicate is named by.
+fn reject_duplicates(
+    table: &Parts,
+    files: &[InputFileInfo],
+    quarantine: &mut Vec<QuarantineRow>,
+    shared: &[Vec<u32>],
+    order: impl Fn(u32, u32) -> Ordering + Sync,
+    name: impl Fn(u32) -> Option<String>,
+    column: &'static str,
+) -> Vec<bool> {
+    let mut pairs = duplicates_in_groups(shared, order);
+    // Groups finish in any order; the quarantine is built in row order.
     pairs.sort_unstable();
     let mut keep = vec![true; table.len()];
     for (i, f) in pairs {
         keep[i as usize] = false;
         let (s, j) = (table.source(i as usize), table.source(f as usize));
-        let (part, r) = table.locate(i as usize);
         quarantine.push(QuarantineRow {
             table: table.def.name,
             file: s.file(),
             row: s.row(),
-            key: key.identifier(part, r).map(str::to_string),
+            key: name(i),
             column: Some(column),
             error: QError::DuplicateKey,
             detail: duplicate_detail(files, s, j),
         });
     }
     keep
+}
+
+/// Every row whose key equals that of an earlier row of its group, with the first such
+/// row: (row, first). A group is sorted by key (stably, so equal keys stay in row order)
+/// and neighbours compared: O(k log k) comparisons for k rows sharing a hash, where
+/// comparing each row with every distinct key before it was O(k²) for keys crafted to
+/// collide.
+fn duplicates_in_groups(groups: &[Vec<u32>], order: impl Fn(u32, u32) -> Ordering + Sync) -> Vec<(u32, u32)> {
+    groups
+        .par_iter()
+        .flat_map_iter(|group| {
+            let mut rows = group.clone();
+            rows.sort_by(|&a, &b| order(a, b));
+            let mut found = Vec::new();
+            let mut first = rows[0];
+            for pair in rows.windows(2) {
+                if order(pair[0], pair[1]) == Ordering::Equal {
+                    found.push((pair[1], first));
+                } else {
+                    first = pair[1];
+                }
+            }
+            found
+        })
+        .collect()
 }
 
 /// Tables with more rows than this have their keys checked in two passes by
@@ -151,47 +225,40 @@ const PASS_ROWS: usize = 32 << 20;
 /// certificates, each checked within the cache instead of one pass over all of them.
 const PARTITION_BITS: u32 = 10;
 
-/// [`duplicate_pairs`] over the hash space in `2^pass_bits` passes, each over the rows
-/// whose hash starts with its number (`group_rows` is called again in every pass).
-fn duplicate_pairs_in_passes(
+/// [`candidates`] over the hash space in `2^pass_bits` passes, each over the rows whose
+/// hash starts with its number (`group_rows` is called again in every pass).
+fn candidates_in_passes(
     pass_bits: u32,
     groups: usize,
     group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
-    order: impl Fn(u32, u32) -> Ordering + Sync,
-) -> Vec<(u32, u32)> {
+) -> Vec<Vec<u32>> {
     if pass_bits == 0 {
-        return duplicate_pairs(groups, group_rows, order);
+        return candidates(groups, group_rows);
     }
-    let mut pairs = Vec::new();
+    let mut runs = Vec::new();
     for pass in 0..1u64 << pass_bits {
         let mine = |g: usize| {
             let rows = group_rows(g).into_iter().filter(|&(h, _)| h >> (64 - pass_bits) == pass);
             // The pass's bits rotated away, so that the partitions spread over the rest.
             rows.map(|(h, row)| (h.rotate_left(pass_bits), row)).collect()
         };
-        pairs.extend(duplicate_pairs(groups, mine, &order));
+        runs.extend(candidates(groups, mine));
     }
-    pairs
+    runs
 }
 
-/// Every row whose key equals that of an earlier row, with the first such row:
-/// (row, first). `group_rows(g)` gives group `g`'s rows with their key hashes (a
-/// table's parts are the groups).
+/// Runs of rows that share the top 42 bits of their key hash (the partition's 10 and
+/// the next 32), each in row order: every set of rows with equal keys lies within one
+/// run. `group_rows(g)` gives group `g`'s rows with their key hashes (a table's parts
+/// are the groups).
 ///
 /// Groups are hashed in parallel, a few at a time, and their rows scattered into
 /// partitions by the top bits of the hash, as one `u64` each: the next 32 bits of the
 /// hash above the row number. Every partition then goes through a hash set on its own,
 /// in parallel, which picks out the rows whose hash another row shares (rare: equal
 /// keys, and chance); only those are sorted. Rows with equal keys have equal hashes, so
-/// they meet in one partition and one run, in row order. A run is then sorted by key
-/// (stably, so equal keys stay in row order) and neighbours compared: O(k log k)
-/// comparisons for k rows sharing a hash, where comparing each row with every distinct
-/// key before it was O(k²) for keys crafted to collide.
-fn duplicate_pairs(
-    groups: usize,
-    group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
-    order: impl Fn(u32, u32) -> Ordering + Sync,
-) -> Vec<(u32, u32)> {
+/// they meet in one partition and one run, in row order.
+fn candidates(groups: usize, group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync) -> Vec<Vec<u32>> {
     let partitions = 1usize << PARTITION_BITS;
     let threads = rayon::current_num_threads().max(1);
     let per_task = groups.div_ceil(threads * 4).max(1);
@@ -260,30 +327,15 @@ fn duplicate_pairs(
             // Rows whose hash another row shares, once each, in (hash, row) order.
             shared.sort_unstable();
             shared.dedup();
-            let mut found = Vec::new();
-            let mut run_rows: Vec<u32> = Vec::new();
-            for run in shared.chunk_by(|a, b| a >> 32 == b >> 32) {
-                // Rows with one hash, in row order, sorted by key: each row is a
-                // duplicate of the first row of its group of equal keys.
-                run_rows.clear();
-                run_rows.extend(run.iter().map(|&packed| packed as u32));
-                run_rows.sort_by(|&a, &b| order(a, b));
-                let mut first = run_rows[0];
-                for pair in run_rows.windows(2) {
-                    if order(pair[0], pair[1]) == Ordering::Equal {
-                        found.push((pair[1], first));
-                    } else {
-                        first = pair[1];
-                    }
-                }
-            }
-            found
+            let runs: Vec<Vec<u32>> =
+                shared.chunk_by(|a, b| a >> 32 == b >> 32).map(|run| run.iter().map(|&p| p as u32).collect()).collect();
+            runs
         })
         .flatten_iter()
         .collect()
 }
 
-/// An empty slot of [`duplicate_pairs`]' hash set: no row is numbered `u32::MAX`.
+/// An empty slot of [`candidates`]' hash set: no row is numbered `u32::MAX`.
 const EMPTY: u64 = u64::MAX;
 
 fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> String {
@@ -295,8 +347,18 @@ fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> Str
 }
 
 /// Quarantines kept certificates whose card_id is not a valid card (resolved to
-/// [`NULL_ID`] while reading) and stops keeping them.
-fn unknown_cards(certs: &Parts, keep: &mut [bool], quarantine: &mut Vec<QuarantineRow>) {
+/// [`NULL_ID`] while reading; their text was kept, in `texts`) and stops keeping them.
+fn unknown_cards(certs: &Parts, texts: &Parts, keep: &mut [bool], quarantine: &mut Vec<QuarantineRow>) {
+    let serial_of: KeyMap<RowRef, Option<&str>> = texts
+        .parts
+        .iter()
+        .flat_map(|part| {
+            let cards = part.indices(certs::CARD);
+            (0..part.len())
+                .filter(move |&r| cards[r] == NULL_ID)
+                .map(move |r| (part.source.get(r), part.str(certs::CERT_SERIAL, r)))
+        })
+        .collect();
     for (part, start) in certs.with_starts() {
         for (r, &card) in part.indices(certs::CARD).iter().enumerate() {
             if keep[start + r] && card == NULL_ID {
@@ -306,7 +368,7 @@ fn unknown_cards(certs: &Parts, keep: &mut [bool], quarantine: &mut Vec<Quaranti
                     table: certs.def.name,
                     file: s.file(),
                     row: s.row(),
-                    key: part.str(certs::CERT_SERIAL, r).map(str::to_string),
+                    key: serial_of[&s].map(str::to_string),
                     column: Some("card_id"),
                     error: QError::UnknownCard,
                     detail: "no valid card has this card_id".to_string(),
@@ -319,6 +381,19 @@ fn unknown_cards(certs: &Parts, keep: &mut [bool], quarantine: &mut Vec<Quaranti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole check on (hash, row) pairs: candidates, split by whole hash, keys
+    /// compared.
+    fn duplicate_pairs_in_passes(
+        pass_bits: u32,
+        groups: usize,
+        group_rows: impl Fn(usize) -> Vec<(u64, u32)> + Sync,
+        row_hash: impl Fn(u32) -> u64 + Sync,
+        order: impl Fn(u32, u32) -> Ordering + Sync,
+    ) -> Vec<(u32, u32)> {
+        let shared = split_by_hash(candidates_in_passes(pass_bits, groups, group_rows), row_hash);
+        duplicates_in_groups(&shared, order)
+    }
 
     #[test]
     fn duplicates_are_found_across_hash_collisions_and_partitions() {
@@ -333,8 +408,8 @@ mod tests {
         // In groups of three, the last group first: the order in which groups come does
         // not matter, only row numbers.
         let groups: Vec<&[(u64, u32)]> = rows.chunks(3).rev().collect();
-        let mut got =
-            duplicate_pairs(groups.len(), |g| groups[g].to_vec(), |a, b| keys[a as usize].cmp(keys[b as usize]));
+        let order = |a: u32, b: u32| keys[a as usize].cmp(keys[b as usize]);
+        let mut got = duplicate_pairs_in_passes(0, groups.len(), |g| groups[g].to_vec(), |r| rows[r as usize].0, order);
         got.sort_unstable();
         assert_eq!(got, [(3, 0), (5, 2), (6, 0), (7, 1)]);
     }
@@ -363,7 +438,8 @@ mod tests {
             let groups: Vec<&[(u64, u32)]> = rows.chunks(size).rev().collect();
             let pass_bits = (round % 3) as u32;
             let order = |a: u32, b: u32| keys[a as usize].cmp(&keys[b as usize]);
-            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), order);
+            let row_hash = |r: u32| rows[r as usize].0;
+            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), row_hash, order);
             got.sort_unstable();
             let want: Vec<(u32, u32)> = (0..n)
                 .filter_map(|i| {
@@ -394,7 +470,8 @@ mod tests {
                 compares.fetch_add(1, Relaxed);
                 keys[a as usize].cmp(&keys[b as usize])
             };
-            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), order);
+            let row_hash = |r: u32| rows[r as usize].0;
+            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), row_hash, order);
             got.sort_unstable();
             assert_eq!(got, want, "{pass_bits} pass bits");
             let counted = compares.load(Relaxed);

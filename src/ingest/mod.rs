@@ -33,6 +33,7 @@ pub use quarantine::{QError, QuarantineRow, quote_short};
 pub use table::{ColumnData, NULL_ID, NULL_TIME, Parts, RowRef, Sources, Table, TextColumn, Times};
 
 use crate::error::{Error, Result};
+use crate::hashing::KeyMap;
 use crate::schema::{self, InputTable, cols};
 use crate::stage::Stage;
 use crate::time::Zone;
@@ -62,6 +63,10 @@ pub trait Derive: Sync {
     /// Columns (their indices in the table) nothing reads after `bytes`: they become
     /// [`ColumnData::Gone`].
     fn lets_go(&self) -> &'static [usize];
+    /// Whether a certificate of valid card `card` whose derived byte is `byte` keeps
+    /// its text (serial, issuer) past reading: the outputs name it. Every other
+    /// certificate keeps only its card, its byte and, until the key checks, its key hash.
+    fn keeps_text(&self, card: u32, byte: u8) -> bool;
 }
 
 /// What reading the certificates does besides converting them.
@@ -77,36 +82,52 @@ pub struct Ingested {
     pub organisations: Table,
     pub id_admins: Table,
     pub cards: Table,
-    /// Its `card_id` column holds the index of the card in `cards`, or [`NULL_ID`] for
-    /// a certificate the key checks rejected (it is in the quarantine and belongs to
-    /// no card). Kept in the parts it was read in: copying tens of millions of rows into
-    /// one piece would hold them twice at the peak, and nothing needs them in one piece.
-    /// Each row's [`Derive`] byte is in its part's `derived`; the columns the derivation
-    /// let go are [`ColumnData::Gone`]. [`Ingested::take_certificates`] hands them on.
+    /// Every certificate that passed the value checks, in the parts it was read in
+    /// (copying tens of millions of rows into one piece would hold them twice at the
+    /// peak, and nothing needs them in one piece). Its `card_id` column holds the index
+    /// of the card in `cards`, or [`NULL_ID`] for a certificate the key checks rejected
+    /// (it is in the quarantine and belongs to no card). Each row's [`Derive`] byte is in
+    /// its part's `derived`; the columns the derivation let go, and the key columns
+    /// (`cert_serial`, `issuer`), are [`ColumnData::Gone`]: 5 bytes a certificate where
+    /// the text was ~30.
     pub certificates: Parts,
+    /// The certificates that kept their text ([`Derive::keeps_text`]), every column,
+    /// those the key checks rejected left out. [`Ingested::take_certificate_texts`] hands
+    /// them on.
+    pub certificate_texts: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,
 }
 
 impl Ingested {
-    /// The certificates, leaving an empty table in their place: the caller keeps what it
-    /// needs of them and lets the rest go, while the other tables live on.
-    pub fn take_certificates(&mut self) -> Parts {
-        let def = self.certificates.def;
-        std::mem::replace(&mut self.certificates, Parts::new(def, Vec::new()))
+    /// Lets the certificates go once their counts are taken (the other tables live on).
+    pub fn let_certificates_go(&mut self) {
+        self.certificates = Parts::new(self.certificates.def, Vec::new());
+    }
+
+    /// The certificates that kept their text, leaving an empty table in their place:
+    /// the caller keeps what it needs of them and lets the rest go.
+    pub fn take_certificate_texts(&mut self) -> Parts {
+        let def = self.certificate_texts.def;
+        std::mem::replace(&mut self.certificate_texts, Parts::new(def, Vec::new()))
     }
 }
 
-/// Reads and checks all four tables; `derive` classifies each certificate as it is read.
-pub fn ingest(
-    input: &Path,
-    zone: &Zone,
+/// The first three tables read and checked; the certificates are still to be read.
+/// Their classification ([`Derive`]) depends on what the cards say, so the caller
+/// makes it in between from `data` (everything but the certificates) and hands it to
+/// [`read_certificates`].
+pub struct CardsRead {
+    pub data: Ingested,
+    certificate_files: Vec<InputFile>,
+    zone: Zone,
     batch_rows: usize,
-    derive: &dyn Derive,
-    mut stage: impl FnMut(Stage),
-) -> Result<Ingested> {
+}
+
+/// Reads and checks organisations, id_admins and cards (with their key checks).
+pub fn read_cards(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl FnMut(Stage)) -> Result<CardsRead> {
     let mut warnings = Vec::new();
-    let [orgs, admins, cards, certs] = schema::INPUT_TABLES;
+    let [orgs, admins, cards, _] = schema::INPUT_TABLES;
     // Find every table's files first: a missing table fails before any reading.
     let mut found = Vec::new();
     for t in &schema::INPUT_TABLES {
@@ -115,60 +136,190 @@ pub fn ingest(
     let (mut files, mut q) = (Vec::new(), Vec::new());
     let rows = batch_rows.max(1);
     stage(Stage::ReadOrganisations);
-    let organisations = read_parts(&orgs, &found[0], zone, rows, None, &mut files, &mut q)?;
+    let organisations = read_parts(&orgs, &found[0], zone, rows, &mut files, &mut q)?;
+    let organisations =
+        keys::dedup(organisations, &files, &mut q, &keys::TextKey(cols::organisations::ORG_ID), "org_id");
     stage(Stage::ReadIdAdmins);
-    let id_admins = read_parts(&admins, &found[1], zone, rows, None, &mut files, &mut q)?.into_table(None);
+    let id_admins = read_parts(&admins, &found[1], zone, rows, &mut files, &mut q)?.into_table(None);
     stage(Stage::ReadCards);
-    let cards_read = read_parts(&cards, &found[2], zone, rows, None, &mut files, &mut q)?;
+    let cards_read = read_parts(&cards, &found[2], zone, rows, &mut files, &mut q)?;
     let cards = keys::dedup(cards_read, &files, &mut q, &keys::TextKey(cols::cards::CARD_ID), "card_id");
+    let none = |def| Parts::new(def, Vec::new());
+    let data = Ingested {
+        files,
+        organisations,
+        id_admins,
+        cards,
+        certificates: none(schema::CERTIFICATES),
+        certificate_texts: none(schema::CERTIFICATES),
+        quarantine: q,
+        warnings,
+    };
+    let certificate_files = found.pop().expect("four tables");
+    Ok(CardsRead { data, certificate_files, zone: zone.clone(), batch_rows: rows })
+}
+
+/// Reads the certificates, each batch classified by `derive` as it is read, and checks
+/// their keys: all four tables are then read.
+pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl FnMut(Stage)) -> Result<Ingested> {
+    let CardsRead { mut data, certificate_files, zone, batch_rows } = read;
     // Certificates learn their card's index as they are read, so the card_id strings
     // of tens of millions of certificates are never kept.
-    let ids = cards.text(cols::cards::CARD_ID);
+    let ids = data.cards.text(cols::cards::CARD_ID);
     let index = index::CardIndex::new(ids);
     let lookup = |id: &str| index.get(id);
     let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
     let reading = CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive };
     stage(Stage::ReadCertificates);
-    let certificates = read_parts(&certs, &found[3], zone, rows, Some(&reading), &mut files, &mut q)?;
+    let first_file = data.files.len() as u32;
+    let (read, mut q) = read_cert_parts(&certificate_files, &zone, batch_rows, &reading, &mut data.files)?;
     drop(index);
+    data.quarantine.append(&mut q);
     stage(Stage::Keys);
-    let organisations =
-        keys::dedup(organisations, &files, &mut q, &keys::TextKey(cols::organisations::ORG_ID), "org_id");
-    // Every batch resolved its card_ids as it was read.
-    let certificates = keys::dedup_certificates(certificates, &files, &mut q);
-    for row in &q {
-        files[row.file as usize].quarantined += 1;
+    let again = |rows: &[RowRef]| {
+        let list = |file: u32| &certificate_files[(file - first_file) as usize];
+        reread_cert_keys(rows, list, &data.files, &zone, batch_rows)
+    };
+    let (certificates, texts) = keys::dedup_certificates(read, &data.files, &mut data.quarantine, again)?;
+    data.certificates = certificates;
+    data.certificate_texts = texts;
+    for row in &data.quarantine {
+        data.files[row.file as usize].quarantined += 1;
     }
-    Ok(Ingested { files, organisations, id_admins, cards, certificates, quarantine: q, warnings })
+    Ok(data)
 }
 
-/// Reads one table's files: their valid rows as converted, batch by batch, and every
-/// row that failed a value check into `quarantine`. `certs` is for the certificates.
+/// The certificates as they are read: every row without its text, its key hash beside
+/// it, and the rows that keep their text.
+pub struct CertsRead {
+    /// Every row that passed the value checks; `cert_serial` and `issuer` let go.
+    pub rows: Parts,
+    /// Per part of `rows`, each row's key hash ([`keys::cert_key_hash`]).
+    pub key_hashes: Vec<Vec<u64>>,
+    /// Rows of no valid card (the key checks name them by serial) and those the
+    /// [`Derive`] keeps, every column.
+    pub texts: Parts,
+}
+
+/// Reads the certificate files: each batch converted, its card_ids resolved, classified,
+/// hashed and split into its rows without text and the rows that keep it.
+fn read_cert_parts(
+    list: &[InputFile],
+    zone: &Zone,
+    batch_rows: usize,
+    reading: &CertReading<'_>,
+    files: &mut Vec<InputFileInfo>,
+) -> Result<(CertsRead, Vec<QuarantineRow>)> {
+    let table = &schema::CERTIFICATES;
+    let (mut rows, mut key_hashes, mut texts, mut quarantine) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let convert = |b: RawBatch| {
+        let (mut t, q) = convert_batch(&b, table, zone, Some(&reading.resolve));
+        t.derive(reading.derive);
+        let hashes = keys::cert_key_hashes(&t);
+        let card = t.indices(cols::certificates::CARD);
+        let keep: Vec<bool> =
+            card.iter().zip(&t.derived).map(|(&c, &byte)| c == NULL_ID || reading.derive.keeps_text(c, byte)).collect();
+        let text = t.filter(&keep);
+        for c in [cols::certificates::CERT_SERIAL.index, cols::certificates::ISSUER.index] {
+            t.columns[c] = ColumnData::Gone;
+        }
+        (t, hashes, text, q)
+    };
+    for f in list {
+        let file = next_file(files, f)?;
+        let (converted, n, sha256) = read_file(f, table, file, batch_rows, convert, &mut quarantine)?;
+        for (t, hashes, text, q) in converted {
+            rows.push(t);
+            key_hashes.push(hashes);
+            texts.push(text);
+            quarantine.extend(q);
+        }
+        files.push(InputFileInfo {
+            table: table.name,
+            rel: f.rel.clone(),
+            path: f.path.clone(),
+            sha256,
+            rows: n,
+            quarantined: 0,
+        });
+    }
+    let read = CertsRead { rows: Parts::new(*table, rows), key_hashes, texts: Parts::new(*table, texts) };
+    Ok((read, quarantine))
+}
+
+/// The file number the next file read gets: its index in `files`.
+fn next_file(files: &[InputFileInfo], f: &InputFile) -> Result<u32> {
+    let file = files.len() as u32;
+    if file >= RowRef::MAX_FILES {
+        return Err(Error::input(&f.path, format!("more than {} input files: merge some parts", RowRef::MAX_FILES)));
+    }
+    Ok(file)
+}
+
+/// The keys (issuer, cert_serial) of the certificate rows `rows`, read again from their
+/// files (`list` gives a file number's file): the key checks keep only a hash per
+/// certificate and confirm rows whose hashes are equal by their text. A file whose
+/// bytes changed since the first read fails the run.
+fn reread_cert_keys<'a>(
+    rows: &[RowRef],
+    list: impl Fn(u32) -> &'a InputFile,
+    files: &[InputFileInfo],
+    zone: &Zone,
+    batch_rows: usize,
+) -> Result<KeyMap<RowRef, keys::CertKeyText>> {
+    let table = &schema::CERTIFICATES;
+    let wanted: KeyMap<RowRef, ()> = rows.iter().map(|&r| (r, ())).collect();
+    let mut by_file: Vec<u32> = rows.iter().map(|r| r.file()).collect();
+    by_file.sort_unstable();
+    by_file.dedup();
+    let mut found = KeyMap::default();
+    for file in by_file {
+        let (f, info) = (list(file), &files[file as usize]);
+        let convert = |b: RawBatch| {
+            if !(0..b.len).any(|i| wanted.contains_key(&RowRef::new(file, b.rows.get(i)))) {
+                return Vec::new();
+            }
+            let (t, _) = convert_batch(&b, table, zone, None);
+            (0..t.len())
+                .filter(|&r| wanted.contains_key(&t.source.get(r)))
+                .map(|r| {
+                    let text = |c| t.str(c, r).map(str::to_string);
+                    let serial = t.str(cols::certificates::CERT_SERIAL, r).map(str::to_string);
+                    (t.source.get(r), keys::CertKeyText { issuer: text(cols::certificates::ISSUER), serial })
+                })
+                .collect()
+        };
+        let (batches, _, sha256) = read_file(f, table, file, batch_rows, convert, &mut Vec::new())?;
+        if sha256 != info.sha256 {
+            return Err(Error::input(
+                &f.path,
+                "changed while the sweep was reading it (its SHA-256 differs on a second read)",
+            ));
+        }
+        found.extend(batches.into_iter().flatten());
+    }
+    if let Some(missing) = rows.iter().find(|r| !found.contains_key(r)) {
+        let f = &files[missing.file() as usize];
+        return Err(Error::input(&f.path, format!("row {} could not be read again", missing.row())));
+    }
+    Ok(found)
+}
+
+/// Reads one table's files (not the certificates: [`read_certificates`]): their valid
+/// rows as converted, batch by batch, and every row that failed a value check into
+/// `quarantine`.
 pub fn read_parts(
     table: &InputTable,
     list: &[InputFile],
     zone: &Zone,
     batch_rows: usize,
-    certs: Option<&CertReading<'_>>,
     files: &mut Vec<InputFileInfo>,
     quarantine: &mut Vec<QuarantineRow>,
 ) -> Result<Parts> {
     let mut parts = Vec::new();
     for f in list {
-        let file = files.len() as u32;
-        if file >= RowRef::MAX_FILES {
-            return Err(Error::input(
-                &f.path,
-                format!("more than {} input files: merge some parts", RowRef::MAX_FILES),
-            ));
-        }
-        let convert = |b: RawBatch| {
-            let (mut t, q) = convert_batch(&b, table, zone, certs.map(|c| &c.resolve));
-            if let Some(c) = certs {
-                t.derive(c.derive);
-            }
-            (t, q)
-        };
+        let file = next_file(files, f)?;
+        let convert = |b: RawBatch| convert_batch(&b, table, zone, None);
         let (converted, rows, sha256) = read_file(f, table, file, batch_rows, convert, quarantine)?;
         for (t, q) in converted {
             parts.push(t);
@@ -210,5 +361,57 @@ fn read_file<T: Send>(
             let (converted, rows) = read?;
             Ok((converted, rows, sha?))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Policy;
+
+    /// The key checks keep a hash per certificate and read the keys of rows whose hashes
+    /// are equal again, by row number: past malformed records and rows with bad values,
+    /// and only from the file the first read hashed.
+    #[test]
+    fn certificate_keys_are_read_again_by_row_and_a_changed_file_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certificates.csv");
+        let body = "cert_serial,card_id,issuer,not_after,revoked\n\
+                    S1,C1,SITHS e-id CA,,\nmalformed\nS3,C3,Region CA,never,\n\"S4,\"\"x\"\"\",C4,SITHS e-id CA,,\nS5,C5,Other,,\n";
+        std::fs::write(&path, body).unwrap();
+        let f = InputFile { path: path.clone(), rel: "certificates.csv".into(), format: Format::Csv };
+        let info = |sha256: String| InputFileInfo {
+            table: "certificates",
+            rel: f.rel.clone(),
+            path: path.clone(),
+            sha256,
+            rows: 5,
+            quarantined: 0,
+        };
+        let files = [info(file_sha256(&path).unwrap())];
+        let zone = Policy::default().zone;
+        let again = |rows: &[RowRef], files: &[InputFileInfo], batch_rows| {
+            reread_cert_keys(rows, |_| &f, files, &zone, batch_rows)
+        };
+        let key = |issuer: &str, serial: Option<&str>| keys::CertKeyText {
+            issuer: Some(issuer.into()),
+            serial: serial.map(str::to_string),
+        };
+        // Row 4's serial is quoted, with a comma and doubled quotes in it.
+        for batch_rows in [1, 2, 64] {
+            let got = again(&[RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 4)], &files, batch_rows).unwrap();
+            assert_eq!(got.len(), 3);
+            assert_eq!(got[&RowRef::new(0, 1)], key("SITHS e-id CA", Some("S1")));
+            assert_eq!(got[&RowRef::new(0, 4)], key("SITHS e-id CA", Some("S4,\"x\"")));
+            assert_eq!(got[&RowRef::new(0, 5)], key("Other", Some("S5")));
+        }
+        // Row 2 is malformed and row 3 has a bad not_after: neither passed the first
+        // read, so neither can be asked for; a file that changed fails by name.
+        for row in [2, 3] {
+            let e = again(&[RowRef::new(0, row)], &files, 64).unwrap_err().to_string();
+            assert!(e.contains("certificates.csv") && e.contains(&format!("row {row} could not be read again")), "{e}");
+        }
+        let e = again(&[RowRef::new(0, 1)], &[info("0".repeat(64))], 64).unwrap_err().to_string();
+        assert!(e.contains("certificates.csv") && e.contains("changed while the sweep was reading it"), "{e}");
     }
 }

@@ -257,8 +257,9 @@ pub struct Table {
 
 impl Table {
     pub fn len(&self) -> usize {
-        // Every table has columns; the sources may have been let go.
-        self.columns.first().map_or(self.source.len(), ColumnData::len)
+        // Every table keeps a column that is not let go (a certificate its card).
+        let kept = self.columns.iter().find(|c| !matches!(c, ColumnData::Gone));
+        kept.map_or(self.source.len(), ColumnData::len)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -469,9 +470,15 @@ impl Parts {
 
     /// The part holding row `i`, and the row's place in it.
     pub fn locate(&self, i: usize) -> (&Table, usize) {
-        // The last part starting at or before i (empty parts share a start).
+        let (p, r) = self.locate_part(i);
+        (&self.parts[p], r)
+    }
+
+    /// The number of the part holding row `i` (the last part starting at or before it:
+    /// empty parts share a start), and the row's place in it.
+    pub fn locate_part(&self, i: usize) -> (usize, usize) {
         let p = self.starts.partition_point(|&s| s <= i) - 1;
-        (&self.parts[p], i - self.starts[p])
+        (p, i - self.starts[p])
     }
 
     pub fn source(&self, i: usize) -> RowRef {
