@@ -289,7 +289,22 @@ fn reread_cert_keys<'a>(
                 })
                 .collect()
         };
-        let (batches, _, sha256) = read_file(f, table, file, batch_rows, convert, &mut Vec::new())?;
+        let (batches, sha256) = match f.format {
+            // A Parquet file has a row index: only the pages holding the rows are read.
+            Format::Parquet => {
+                let mut listed: Vec<u64> = rows.iter().filter(|r| r.file() == file).map(|r| r.row()).collect();
+                listed.sort_unstable();
+                let (sha, read) = rayon::join(
+                    || file_sha256(&f.path),
+                    || parquet::read_parquet_rows(&f.path, table, file, &listed, batch_rows, convert),
+                );
+                (read?, sha?)
+            }
+            Format::Csv => {
+                let (batches, _, sha256) = read_file(f, table, file, batch_rows, convert, &mut Vec::new())?;
+                (batches, sha256)
+            }
+        };
         if sha256 != info.sha256 {
             return Err(Error::input(
                 &f.path,
@@ -368,6 +383,70 @@ fn read_file<T: Send>(
 mod tests {
     use super::*;
     use crate::rules::Policy;
+
+    /// Writes certificate rows to a Parquet file in row groups of two rows.
+    fn parquet_certificates(path: &Path, rows: &[[Option<&str>; 5]]) {
+        use std::sync::Arc;
+
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        let names = ["cert_serial", "card_id", "issuer", "not_after", "revoked"];
+        let columns: Vec<(&str, ArrayRef)> = (0..5)
+            .map(|c| (names[c], Arc::new(rows.iter().map(|r| r[c]).collect::<StringArray>()) as ArrayRef))
+            .collect();
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let props =
+            ::parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(2)).build();
+        let mut w =
+            ::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), Some(props))
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    /// Parquet has a row index, so only the rows asked for are read again: across row
+    /// groups, past a row with a bad value, the file hashed as it is read.
+    #[test]
+    fn parquet_certificate_keys_are_read_again_by_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certificates.parquet");
+        let ca = Some("SITHS e-id CA");
+        parquet_certificates(
+            &path,
+            &[
+                [Some("S1"), Some("C1"), ca, None, None],
+                [Some("S2"), Some("C2"), ca, Some("never"), None],
+                [Some("S3"), Some("C3"), Some("Region CA"), None, Some("false")],
+                [Some("S4"), Some("C4"), ca, None, None],
+                [Some("S5"), Some("C5"), ca, None, None],
+            ],
+        );
+        let f = InputFile { path: path.clone(), rel: "certificates.parquet".into(), format: Format::Parquet };
+        let info = |sha256: String| InputFileInfo {
+            table: "certificates",
+            rel: f.rel.clone(),
+            path: path.clone(),
+            sha256,
+            rows: 5,
+            quarantined: 0,
+        };
+        let files = [info(file_sha256(&path).unwrap())];
+        let zone = Policy::default().zone;
+        let key =
+            |issuer: &str, serial: &str| keys::CertKeyText { issuer: Some(issuer.into()), serial: Some(serial.into()) };
+        for batch_rows in [1, 64] {
+            let rows = [RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 3), RowRef::new(0, 4)];
+            let got = reread_cert_keys(&rows, |_| &f, &files, &zone, batch_rows).unwrap();
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[&RowRef::new(0, 1)], key("SITHS e-id CA", "S1"));
+            assert_eq!(got[&RowRef::new(0, 3)], key("Region CA", "S3"));
+            assert_eq!(got[&RowRef::new(0, 4)], key("SITHS e-id CA", "S4"));
+            assert_eq!(got[&RowRef::new(0, 5)], key("SITHS e-id CA", "S5"));
+        }
+        let e = reread_cert_keys(&[RowRef::new(0, 2)], |_| &f, &files, &zone, 64).unwrap_err().to_string();
+        assert!(e.contains("row 2 could not be read again"), "{e}");
+        let e = reread_cert_keys(&[RowRef::new(0, 4)], |_| &f, &[info("0".repeat(64))], &zone, 64).unwrap_err();
+        assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
+    }
 
     /// The key checks keep a hash per certificate and read the keys of rows whose hashes
     /// are equal again, by row number: past malformed records and rows with bad values,
