@@ -24,10 +24,12 @@ use crate::schema;
 const BASE_BYTES: u64 = 256 << 20;
 
 /// Peak bytes per input row, in the order of `schema::INPUT_TABLES` (organisations,
-/// id_admins, cards, certificates). Fitted to the 10M and 80M-card sweeps (2.88 and
-/// 20.8 GiB with 4.5 certificates a card): a card and its certificates take ~280 bytes
-/// at the peak, the card's columns and index ~120 and each certificate ~35.
-const ROW_BYTES: [u64; 4] = [200, 400, 120, 35];
+/// id_admins, cards, certificates). Fitted to the 10M and 100M-card sweeps (1.72 and
+/// 15.7 GiB with 4.5 certificates a card): a card and its certificates take ~160 bytes
+/// at the peak. A card's columns peak at ~110 bytes while the cards are copied into one
+/// table (`read_cards`: 10.7 GiB at 100M, before any certificate); a certificate keeps
+/// 13 bytes (card index, state byte, key hash) plus its share of the key checks' pairs.
+const ROW_BYTES: [u64; 4] = [200, 400, 110, 13];
 
 /// CSV bytes per row of each table as `generate` writes it, to estimate a CSV file's
 /// rows from its size.
@@ -164,7 +166,7 @@ mod tests {
         let e = estimate(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample/parquet")).unwrap();
         // The shipped sample: 20 organisations, 48 registrations, 5,000 cards, 22,719 certificates.
         assert_eq!(e.rows, [20, 48, 5_000, 22_719]);
-        assert_eq!(e.peak_bytes, BASE_BYTES + 20 * 200 + 48 * 400 + 5_000 * 120 + 22_719 * 35);
+        assert_eq!(e.peak_bytes, BASE_BYTES + 20 * 200 + 48 * 400 + 5_000 * 110 + 22_719 * 13);
         let csv = estimate(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample/csv")).unwrap();
         // Within 5% of the true rows; streamed, the same rows cost what they cost from Parquet.
         assert!((4_750..=5_250).contains(&csv.rows[2]) && (21_600..=23_900).contains(&csv.rows[3]), "{:?}", csv.rows);
