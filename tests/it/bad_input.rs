@@ -530,3 +530,72 @@ fn admin_rows_never_echo_personal_data() {
     let detail = q[0]["detail"].clone().unwrap();
     assert!(!detail.contains("March") && !detail.contains("1957"), "{detail}");
 }
+
+/// A certificate keeps only a key hash unless the revocation lists may name it, and
+/// rows whose hashes are equal are read again from their files to confirm the
+/// duplicate. A REVOKE card (ordered ten months ago, never handed out) whose
+/// certificates repeat across part files, in CSV and in Parquet: each duplicate is
+/// quarantined once, named by its serial, counts for nothing, and the CA's list names
+/// each certificate once; the same serial under another issuer is another certificate.
+#[test]
+fn duplicate_certificates_of_a_revoked_card_are_listed_and_counted_once() {
+    const REVOKED: &str = "C1,SE1-A,Unit,SITHS,ordered,2021-01-10,,,,true,true";
+    let rows_1 = [("01", "C1", "SITHS CA"), ("07", "C2", "SITHS CA")];
+    let rows_2 =
+        [("01", "C1", "SITHS CA"), ("01", "C1", "Other CA"), ("05", "C1", "SITHS CA"), ("07", "C2", "SITHS CA")];
+    for parquet in [false, true] {
+        let work = tmp();
+        let input = work.path().join("in");
+        base(&input);
+        cards(&input, &[REVOKED, CARD_2]);
+        fs::remove_file(input.join("certificates.csv")).unwrap();
+        fs::create_dir(input.join("certificates")).unwrap();
+        for (name, rows) in [("part-1", &rows_1[..]), ("part-2", &rows_2[..])] {
+            if parquet {
+                let col = |k: usize| {
+                    let v: Vec<Option<&str>> = rows.iter().map(|r| Some([r.0, r.1, r.2][k])).collect();
+                    strs(&v)
+                };
+                let path = input.join(format!("certificates/{name}.parquet"));
+                write_parquet(&path, vec![("cert_serial", col(0)), ("card_id", col(1)), ("issuer", col(2))]);
+            } else {
+                let body: String = rows.iter().map(|(s, c, i)| format!("{s},{c},{i},2024-01-01,false\n")).collect();
+                let text = format!("cert_serial,card_id,issuer,not_after,revoked\n{body}");
+                fs::write(input.join(format!("certificates/{name}.csv")), text).unwrap();
+            }
+        }
+        let out = work.path().join("out");
+        sweep(&["run", "--quiet", "--input", s(&input), "--out", s(&out), "--as-of", "2021-11-15"], 0);
+        let q = table(&out, "quarantine.parquet");
+        let ext = if parquet { "parquet" } else { "csv" };
+        let got: Vec<[Option<String>; 5]> = q
+            .iter()
+            .map(|r| [&r["file"], &r["row"], &r["key"], &r["error"], &r["detail"]].map(|c| c.clone()))
+            .collect();
+        let cell = |s: &str| Some(s.to_string());
+        let first = format!("same key as row 1 of certificates/part-1.{ext}");
+        let second = format!("same key as row 2 of certificates/part-1.{ext}");
+        let file = format!("certificates/part-2.{ext}");
+        assert_eq!(
+            got,
+            [
+                [cell(&file), cell("1"), cell("01"), cell("DUPLICATE_KEY"), cell(&first)],
+                [cell(&file), cell("4"), cell("07"), cell("DUPLICATE_KEY"), cell(&second)],
+            ],
+            "{ext}"
+        );
+        let listed: Vec<(Option<String>, Option<String>, Option<String>)> =
+            table(&out, "revocation_certificates.parquet")
+                .iter()
+                .map(|r| (r["card_id"].clone(), r["issuer"].clone(), r["cert_serial"].clone()))
+                .collect();
+        let ca = |serial: &str| (cell("C1"), cell("SITHS CA"), cell(serial));
+        assert_eq!(listed, [ca("01"), ca("05")], "{ext}");
+        let decisions = table(&out, "card_decisions.parquet");
+        let c1 = decisions.iter().find(|r| r["card_id"] == cell("C1")).unwrap();
+        let c2 = decisions.iter().find(|r| r["card_id"] == cell("C2")).unwrap();
+        assert_eq!((c1["verdict"].clone(), c1["cert_count"].clone()), (cell("REVOKE"), cell("3")), "{ext}");
+        assert_eq!((c1["third_party_certs"].clone(), c2["cert_count"].clone()), (cell("1"), cell("1")), "{ext}");
+        assert_rows_accounted(&out);
+    }
+}
