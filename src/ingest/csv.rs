@@ -4,7 +4,7 @@
 //! on the first bad row; the sweep must instead quarantine exactly the bad records, so
 //! records are split here and only the columns the sweep needs are copied out.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -470,6 +470,27 @@ pub struct CsvRead<T> {
     pub malformed: Vec<QuarantineRow>,
     pub rows: u64,
     pub sha256: String,
+    /// Where each piece of data records lay in the file, in order: a few rows can be
+    /// read again from their piece alone ([`read_csv_rows`]).
+    pub pieces: Vec<PieceSpan>,
+}
+
+/// Where a piece of whole data records lies in a CSV file and which rows it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PieceSpan {
+    /// Its first byte's offset in the file.
+    pub offset: u64,
+    pub len: u64,
+    /// Data records before it: its records are rows `rows_before + 1 ..= rows_before + records`.
+    pub rows_before: u64,
+    pub records: u64,
+}
+
+impl Piece {
+    fn span(&self) -> PieceSpan {
+        let len = (self.bytes.len() - self.begin) as u64;
+        PieceSpan { offset: self.offset, len, rows_before: self.rows_before, records: self.records }
+    }
 }
 
 impl CsvRead<RawBatch> {
@@ -514,6 +535,62 @@ pub fn read_csv_file<T: Send>(
             }
         }
     })
+}
+
+/// Reads the data rows `rows` (ascending) of a CSV file again from the pieces a first
+/// read found them in (`pieces`, that read's [`CsvRead::pieces`]): only those pieces
+/// are read and parsed, each into batches of at most `batch_rows` rows of which
+/// `convert` picks what it needs. The caller checks that the file did not change.
+pub fn read_csv_rows<T: Send>(
+    path: &Path,
+    table: &InputTable,
+    file: u32,
+    pieces: &[PieceSpan],
+    rows: &[u64],
+    batch_rows: usize,
+    convert: impl Fn(RawBatch) -> T + Sync,
+) -> Result<Vec<T>> {
+    let source = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let header = Pieces::new(source, path, Cutting::new(batch_rows)).header()?;
+    let positions = super::map_columns(table, path, &header)?;
+    let parse = Parse { table, batch_rows: batch_rows.max(1), file, header_len: header.len(), positions: &positions };
+    let wanted: Vec<&PieceSpan> = pieces
+        .iter()
+        .filter(|p| {
+            let first = rows.partition_point(|&r| r <= p.rows_before);
+            rows.get(first).is_some_and(|&r| r <= p.rows_before + p.records)
+        })
+        .collect();
+    let read: Vec<Result<Vec<T>>> = wanted
+        .into_par_iter()
+        .map(|span| {
+            let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            let mut bytes = vec![0; span.len as usize];
+            f.seek(std::io::SeekFrom::Start(span.offset))
+                .and_then(|_| f.read_exact(&mut bytes))
+                .map_err(|e| Error::io(path, e))?;
+            let changed = || Error::input(path, "changed while the sweep was reading it (a piece read again differs)");
+            // The piece must hold the records it held (a changed file is an error here,
+            // where the first read's parse asserts it).
+            let text = std::str::from_utf8(&bytes).map_err(|_| changed())?;
+            let mut records = Records::new(text);
+            let mut n = 0;
+            while records.next() {
+                n += 1;
+            }
+            if n != span.records {
+                return Err(changed());
+            }
+            let piece = Piece { bytes, begin: 0, offset: span.offset, rows_before: span.rows_before, records: n };
+            let (batches, _) = parse.piece(&piece).map_err(|_| changed())?;
+            Ok(batches.into_iter().map(&convert).collect())
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in read {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// [`read_csv_file`] over bytes in memory, keeping the batches as read (tests and the
@@ -576,22 +653,26 @@ fn read_csv_from<R: Read + Send, T: Send>(
             .enumerate()
             .par_bridge()
             .map(|(k, piece)| {
-                let parsed = piece.map_err(Failed::Error).and_then(|p| parse.piece(&p).map_err(Failed::NotUtf8));
-                (
-                    k,
-                    parsed
-                        .map(|(batches, malformed)| (batches.into_iter().map(&convert).collect::<Vec<T>>(), malformed)),
-                )
+                let parsed = piece.map_err(Failed::Error).and_then(|p| {
+                    let (batches, malformed) = parse.piece(&p).map_err(Failed::NotUtf8)?;
+                    Ok((batches, malformed, p.span()))
+                });
+                let converted = parsed.map(|(batches, malformed, span)| {
+                    (batches.into_iter().map(&convert).collect::<Vec<T>>(), malformed, span)
+                });
+                (k, converted)
             })
             .collect();
         done.sort_unstable_by_key(|(k, _)| *k);
         (done, reader.join().expect("the CSV reader thread does not panic"))
     });
-    let mut read = CsvRead { batches: Vec::new(), malformed: Vec::new(), rows: 0, sha256: String::new() };
+    let mut read =
+        CsvRead { batches: Vec::new(), malformed: Vec::new(), rows: 0, sha256: String::new(), pieces: Vec::new() };
     for (_, piece) in done {
-        let (batches, malformed) = piece?;
+        let (batches, malformed, span) = piece?;
         read.batches.extend(batches);
         read.malformed.extend(malformed);
+        read.pieces.push(span);
     }
     (read.rows, read.sha256) = end.map_err(Failed::Error)?;
     Ok(read)

@@ -172,12 +172,15 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
     let reading = CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive };
     stage(Stage::ReadCertificates);
     let first_file = data.files.len() as u32;
-    let (read, mut q) = read_cert_parts(&certificate_files, &zone, batch_rows, &reading, &mut data.files)?;
+    let (read, mut q, pieces) = read_cert_parts(&certificate_files, &zone, batch_rows, &reading, &mut data.files)?;
     drop(index);
     data.quarantine.append(&mut q);
     stage(Stage::Keys);
     let again = |rows: &[RowRef]| {
-        let list = |file: u32| &certificate_files[(file - first_file) as usize];
+        let list = |file: u32| {
+            let k = (file - first_file) as usize;
+            (&certificate_files[k], &pieces[k][..])
+        };
         reread_cert_keys(rows, list, &data.files, &zone, batch_rows)
     };
     let (certificates, texts) = keys::dedup_certificates(read, &data.files, &mut data.quarantine, again)?;
@@ -209,9 +212,10 @@ fn read_cert_parts(
     batch_rows: usize,
     reading: &CertReading<'_>,
     files: &mut Vec<InputFileInfo>,
-) -> Result<(CertsRead, Vec<QuarantineRow>)> {
+) -> Result<(CertsRead, Vec<QuarantineRow>, Vec<Vec<csv::PieceSpan>>)> {
     let table = &schema::CERTIFICATES;
     let (mut rows, mut key_hashes, mut texts, mut quarantine) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut pieces = Vec::new();
     let convert = |b: RawBatch| {
         let (mut t, q) = convert_batch(&b, table, zone, Some(&reading.resolve));
         t.derive(reading.derive);
@@ -227,7 +231,8 @@ fn read_cert_parts(
     };
     for f in list {
         let file = next_file(files, f)?;
-        let (converted, n, sha256) = read_file(f, table, file, batch_rows, convert, &mut quarantine)?;
+        let (converted, n, sha256, spans) = read_file(f, table, file, batch_rows, convert, &mut quarantine)?;
+        pieces.push(spans);
         for (t, hashes, text, q) in converted {
             rows.push(t);
             key_hashes.push(hashes);
@@ -244,7 +249,7 @@ fn read_cert_parts(
         });
     }
     let read = CertsRead { rows: Parts::new(*table, rows), key_hashes, texts: Parts::new(*table, texts) };
-    Ok((read, quarantine))
+    Ok((read, quarantine, pieces))
 }
 
 /// The file number the next file read gets: its index in `files`.
@@ -257,12 +262,14 @@ fn next_file(files: &[InputFileInfo], f: &InputFile) -> Result<u32> {
 }
 
 /// The keys (issuer, cert_serial) of the certificate rows `rows`, read again from their
-/// files (`list` gives a file number's file): the key checks keep only a hash per
-/// certificate and confirm rows whose hashes are equal by their text. A file whose
-/// bytes changed since the first read fails the run.
+/// files (`list` gives a file number's file and, for CSV, where the first read found its
+/// pieces): the key checks keep only a hash per certificate and confirm rows whose
+/// hashes are equal by their text. Only the Parquet row groups' pages and the CSV
+/// pieces that hold the rows are read, and each file is hashed again beside them: a
+/// file whose bytes changed since the first read fails the run.
 fn reread_cert_keys<'a>(
     rows: &[RowRef],
-    list: impl Fn(u32) -> &'a InputFile,
+    list: impl Fn(u32) -> (&'a InputFile, &'a [csv::PieceSpan]),
     files: &[InputFileInfo],
     zone: &Zone,
     batch_rows: usize,
@@ -274,7 +281,9 @@ fn reread_cert_keys<'a>(
     by_file.dedup();
     let mut found = KeyMap::default();
     for file in by_file {
-        let (f, info) = (list(file), &files[file as usize]);
+        let ((f, pieces), info) = (list(file), &files[file as usize]);
+        let mut listed: Vec<u64> = rows.iter().filter(|r| r.file() == file).map(|r| r.row()).collect();
+        listed.sort_unstable();
         let convert = |b: RawBatch| {
             if !(0..b.len).any(|i| wanted.contains_key(&RowRef::new(file, b.rows.get(i)))) {
                 return Vec::new();
@@ -289,29 +298,21 @@ fn reread_cert_keys<'a>(
                 })
                 .collect()
         };
-        let (batches, sha256) = match f.format {
-            // A Parquet file has a row index: only the pages holding the rows are read.
-            Format::Parquet => {
-                let mut listed: Vec<u64> = rows.iter().filter(|r| r.file() == file).map(|r| r.row()).collect();
-                listed.sort_unstable();
-                let (sha, read) = rayon::join(
-                    || file_sha256(&f.path),
-                    || parquet::read_parquet_rows(&f.path, table, file, &listed, batch_rows, convert),
-                );
-                (read?, sha?)
-            }
-            Format::Csv => {
-                let (batches, _, sha256) = read_file(f, table, file, batch_rows, convert, &mut Vec::new())?;
-                (batches, sha256)
-            }
-        };
-        if sha256 != info.sha256 {
+        let (sha256, batches) = rayon::join(
+            || file_sha256(&f.path),
+            || match f.format {
+                Format::Parquet => parquet::read_parquet_rows(&f.path, table, file, &listed, batch_rows, convert),
+                Format::Csv => csv::read_csv_rows(&f.path, table, file, pieces, &listed, batch_rows, convert),
+            },
+        );
+        // A changed file is named as such, whatever reading it again made of it.
+        if sha256? != info.sha256 {
             return Err(Error::input(
                 &f.path,
                 "changed while the sweep was reading it (its SHA-256 differs on a second read)",
             ));
         }
-        found.extend(batches.into_iter().flatten());
+        found.extend(batches?.into_iter().flatten());
     }
     if let Some(missing) = rows.iter().find(|r| !found.contains_key(r)) {
         let f = &files[missing.file() as usize];
@@ -335,7 +336,7 @@ pub fn read_parts(
     for f in list {
         let file = next_file(files, f)?;
         let convert = |b: RawBatch| convert_batch(&b, table, zone, None);
-        let (converted, rows, sha256) = read_file(f, table, file, batch_rows, convert, quarantine)?;
+        let (converted, rows, sha256, _) = read_file(f, table, file, batch_rows, convert, quarantine)?;
         for (t, q) in converted {
             parts.push(t);
             quarantine.extend(q);
@@ -352,8 +353,8 @@ pub fn read_parts(
     Ok(Parts::new(*table, parts))
 }
 
-/// One file's batches as `convert` made them, its data row count and its SHA-256
-/// (hashed as the file is read). A CSV file's malformed records go to `quarantine` here.
+/// One file's batches as `convert` made them, its data row count, its SHA-256 (hashed
+/// as the file is read) and, for CSV, where its pieces lay. A CSV file's malformed records go to `quarantine` here.
 fn read_file<T: Send>(
     f: &InputFile,
     table: &InputTable,
@@ -361,12 +362,12 @@ fn read_file<T: Send>(
     batch_rows: usize,
     convert: impl Fn(RawBatch) -> T + Sync,
     quarantine: &mut Vec<QuarantineRow>,
-) -> Result<(Vec<T>, u64, String)> {
+) -> Result<(Vec<T>, u64, String, Vec<csv::PieceSpan>)> {
     match f.format {
         Format::Csv => {
             let read = csv::read_csv_file(&f.path, table, file, csv::Cutting::new(batch_rows), convert)?;
             quarantine.extend(read.malformed);
-            Ok((read.batches, read.rows, read.sha256))
+            Ok((read.batches, read.rows, read.sha256, read.pieces))
         }
         Format::Parquet => {
             let (sha, read) = rayon::join(
@@ -374,7 +375,7 @@ fn read_file<T: Send>(
                 || parquet::read_parquet(&f.path, table, file, batch_rows, &convert),
             );
             let (converted, rows) = read?;
-            Ok((converted, rows, sha?))
+            Ok((converted, rows, sha?, Vec::new()))
         }
     }
 }
@@ -435,28 +436,29 @@ mod tests {
             |issuer: &str, serial: &str| keys::CertKeyText { issuer: Some(issuer.into()), serial: Some(serial.into()) };
         for batch_rows in [1, 64] {
             let rows = [RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 3), RowRef::new(0, 4)];
-            let got = reread_cert_keys(&rows, |_| &f, &files, &zone, batch_rows).unwrap();
+            let got = reread_cert_keys(&rows, |_| (&f, &[]), &files, &zone, batch_rows).unwrap();
             assert_eq!(got.len(), 4);
             assert_eq!(got[&RowRef::new(0, 1)], key("SITHS e-id CA", "S1"));
             assert_eq!(got[&RowRef::new(0, 3)], key("Region CA", "S3"));
             assert_eq!(got[&RowRef::new(0, 4)], key("SITHS e-id CA", "S4"));
             assert_eq!(got[&RowRef::new(0, 5)], key("SITHS e-id CA", "S5"));
         }
-        let e = reread_cert_keys(&[RowRef::new(0, 2)], |_| &f, &files, &zone, 64).unwrap_err().to_string();
+        let e = reread_cert_keys(&[RowRef::new(0, 2)], |_| (&f, &[]), &files, &zone, 64).unwrap_err().to_string();
         assert!(e.contains("row 2 could not be read again"), "{e}");
-        let e = reread_cert_keys(&[RowRef::new(0, 4)], |_| &f, &[info("0".repeat(64))], &zone, 64).unwrap_err();
+        let e = reread_cert_keys(&[RowRef::new(0, 4)], |_| (&f, &[]), &[info("0".repeat(64))], &zone, 64).unwrap_err();
         assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
     }
 
     /// The key checks keep a hash per certificate and read the keys of rows whose hashes
-    /// are equal again, by row number: past malformed records and rows with bad values,
-    /// and only from the file the first read hashed.
+    /// are equal again, by row number, from the CSV pieces the first read found them in:
+    /// past malformed records and rows with bad values, whatever the pieces' sizes, and
+    /// only from the file the first read hashed.
     #[test]
     fn certificate_keys_are_read_again_by_row_and_a_changed_file_fails() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("certificates.csv");
         let body = "cert_serial,card_id,issuer,not_after,revoked\n\
-                    S1,C1,SITHS e-id CA,,\nmalformed\nS3,C3,Region CA,never,\n\"S4,\"\"x\"\"\",C4,SITHS e-id CA,,\nS5,C5,Other,,\n";
+                    S1,C1,SITHS e-id CA,,\nmalformed\nS3,C3,Region CA,never,\n\"S4,\"\"x\n\"\"\",C4,SITHS e-id CA,,\r\n\nS5,C5,Other,,";
         std::fs::write(&path, body).unwrap();
         let f = InputFile { path: path.clone(), rel: "certificates.csv".into(), format: Format::Csv };
         let info = |sha256: String| InputFileInfo {
@@ -469,28 +471,44 @@ mod tests {
         };
         let files = [info(file_sha256(&path).unwrap())];
         let zone = Policy::default().zone;
-        let again = |rows: &[RowRef], files: &[InputFileInfo], batch_rows| {
-            reread_cert_keys(rows, |_| &f, files, &zone, batch_rows)
-        };
+        let table = &schema::CERTIFICATES;
         let key = |issuer: &str, serial: Option<&str>| keys::CertKeyText {
             issuer: Some(issuer.into()),
             serial: serial.map(str::to_string),
         };
-        // Row 4's serial is quoted, with a comma and doubled quotes in it.
-        for batch_rows in [1, 2, 64] {
-            let got = again(&[RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 4)], &files, batch_rows).unwrap();
+        // Pieces of one record each, of a few, and the whole file in one.
+        for (piece_bytes, batch_rows) in [(1, 1), (40, 2), (8 << 20, 64)] {
+            let cutting = csv::Cutting { batch_rows, block: 7, piece_bytes };
+            let pieces = csv::read_csv_file(&path, table, 0, cutting, |b| b).unwrap().pieces;
+            assert!(piece_bytes > 1000 || pieces.len() > 1, "{pieces:?}");
+            let again = |rows: &[RowRef], files: &[InputFileInfo]| {
+                reread_cert_keys(rows, |_| (&f, &pieces[..]), files, &zone, batch_rows)
+            };
+            // Row 4's serial is quoted, with a comma, a line end and doubled quotes in it.
+            let got = again(&[RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 4)], &files).unwrap();
             assert_eq!(got.len(), 3);
             assert_eq!(got[&RowRef::new(0, 1)], key("SITHS e-id CA", Some("S1")));
-            assert_eq!(got[&RowRef::new(0, 4)], key("SITHS e-id CA", Some("S4,\"x\"")));
+            assert_eq!(got[&RowRef::new(0, 4)], key("SITHS e-id CA", Some("S4,\"x\n\"")));
             assert_eq!(got[&RowRef::new(0, 5)], key("Other", Some("S5")));
+            // Row 2 is malformed and row 3 has a bad not_after: neither passed the first
+            // read, so neither can be asked for; a file that changed fails by name.
+            for row in [2, 3] {
+                let e = again(&[RowRef::new(0, row)], &files).unwrap_err().to_string();
+                assert!(
+                    e.contains("certificates.csv") && e.contains(&format!("row {row} could not be read again")),
+                    "{e}"
+                );
+            }
+            let e = again(&[RowRef::new(0, 1)], &[info("0".repeat(64))]).unwrap_err().to_string();
+            assert!(e.contains("certificates.csv") && e.contains("changed while the sweep was reading it"), "{e}");
+            // Pieces that no longer hold their records are an error, not a panic.
+            let shifted = format!("{}\n", body.replace("S1,C1", "S1,\"C\n1\""));
+            let moved = dir.path().join("moved.csv");
+            std::fs::write(&moved, &shifted).unwrap();
+            let rows: Vec<u64> = (1..=5).collect();
+            if let Err(e) = csv::read_csv_rows(&moved, table, 0, &pieces, &rows, batch_rows, |b| b) {
+                assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
+            }
         }
-        // Row 2 is malformed and row 3 has a bad not_after: neither passed the first
-        // read, so neither can be asked for; a file that changed fails by name.
-        for row in [2, 3] {
-            let e = again(&[RowRef::new(0, row)], &files, 64).unwrap_err().to_string();
-            assert!(e.contains("certificates.csv") && e.contains(&format!("row {row} could not be read again")), "{e}");
-        }
-        let e = again(&[RowRef::new(0, 1)], &[info("0".repeat(64))], 64).unwrap_err().to_string();
-        assert!(e.contains("certificates.csv") && e.contains("changed while the sweep was reading it"), "{e}");
     }
 }
