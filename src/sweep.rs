@@ -102,8 +102,8 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Sum
     let classifier = evaluate::CertClassifier::new(&plan.policy, plan.as_of, &revoking);
     let mut data = ingest::read_certificates(read, &classifier, &mut start)?;
     start(Stage::Evaluate);
-    let eval = evaluate::evaluate(&data, &plan.policy, plan.as_of);
-    data.let_certificates_go();
+    let certificates = data.take_certificates();
+    let eval = evaluate::evaluate(&data, certificates, &plan.policy, plan.as_of);
     let revoked = evaluate::revoked_certificates(data.take_certificate_texts(), &eval, &revoking);
     drop(revoking);
     let data = data; // read-only from here on

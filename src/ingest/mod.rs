@@ -100,9 +100,11 @@ pub struct Ingested {
 }
 
 impl Ingested {
-    /// Lets the certificates go once their counts are taken (the other tables live on).
-    pub fn let_certificates_go(&mut self) {
-        self.certificates = Parts::new(self.certificates.def, Vec::new());
+    /// The certificates, leaving an empty table in their place: the caller counts them
+    /// and lets them go while the other tables live on.
+    pub fn take_certificates(&mut self) -> Parts {
+        let def = self.certificates.def;
+        std::mem::replace(&mut self.certificates, Parts::new(def, Vec::new()))
     }
 
     /// The certificates that kept their text, leaving an empty table in their place:
