@@ -31,6 +31,34 @@ pub fn read_parquet<T: Send>(
     batch_rows: usize,
     convert: impl Fn(RawBatch) -> T + Sync,
 ) -> Result<(Vec<T>, u64)> {
+    read(path, table, file, batch_rows, None, convert)
+}
+
+/// Reads only the data rows `rows` (1-based, ascending) of a Parquet file, as
+/// [`read_parquet`] would have converted them, decompressing only the pages that hold
+/// them: the key checks read a few certificates' keys again this way. Each batch lists
+/// its rows' numbers.
+pub fn read_parquet_rows<T: Send>(
+    path: &Path,
+    table: &InputTable,
+    file: u32,
+    rows: &[u64],
+    batch_rows: usize,
+    convert: impl Fn(RawBatch) -> T + Sync,
+) -> Result<Vec<T>> {
+    debug_assert!(rows.is_sorted(), "rows ascend");
+    Ok(read(path, table, file, batch_rows, Some(rows), convert)?.0)
+}
+
+/// [`read_parquet`], or with `only` [`read_parquet_rows`].
+fn read<T: Send>(
+    path: &Path,
+    table: &InputTable,
+    file: u32,
+    batch_rows: usize,
+    only: Option<&[u64]>,
+    convert: impl Fn(RawBatch) -> T + Sync,
+) -> Result<(Vec<T>, u64)> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| unreadable(path, &e))?;
     let names: Vec<String> = meta.schema().fields().iter().map(|f| f.name().clone()).collect();
@@ -45,50 +73,23 @@ pub fn read_parquet<T: Send>(
     let plan = ReadPlan::new(&meta, &names, &positions, file, batch_rows);
     let per_group: Vec<Result<Vec<T>>> = (0..plan.first_rows.len())
         .into_par_iter()
-        .map(|g| Ok(plan.row_group(path, &meta, g)?.into_par_iter().map(&convert).collect()))
-        .collect();
-    let mut batches = Vec::new();
-    for g in per_group {
-        batches.extend(g?);
-    }
-    Ok((batches, plan.rows))
-}
-
-/// Reads only the data rows `rows` (1-based, ascending) of a Parquet file, row group by
-/// row group, as [`read_parquet`] would have converted them: the key checks read a few
-/// certificates' keys again this way. Each batch's rows are listed.
-pub fn read_parquet_rows<T: Send>(
-    path: &Path,
-    table: &InputTable,
-    file: u32,
-    rows: &[u64],
-    batch_rows: usize,
-    convert: impl Fn(RawBatch) -> T + Sync,
-) -> Result<Vec<T>> {
-    debug_assert!(rows.is_sorted(), "rows ascend");
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| unreadable(path, &e))?;
-    let names: Vec<String> = meta.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let positions = super::map_columns(table, path, &names)?;
-    let meta = ask_for_dictionaries(meta, table, &positions).map_err(|e| unreadable(path, &e))?;
-    let plan = ReadPlan::new(&meta, &names, &positions, file, batch_rows);
-    let per_group: Vec<Result<Vec<T>>> = (0..plan.first_rows.len())
-        .into_par_iter()
         .map(|g| {
-            let first = plan.first_rows[g];
-            let end = plan.first_rows.get(g + 1).copied().unwrap_or(plan.rows + 1);
-            let mine = &rows[rows.partition_point(|&r| r < first)..rows.partition_point(|&r| r < end)];
-            if mine.is_empty() {
+            // The rows of `only` in this row group, if it reads only some.
+            let mine = only.map(|rows| {
+                let (first, end) = (plan.first_rows[g], plan.first_rows.get(g + 1).copied().unwrap_or(plan.rows + 1));
+                &rows[rows.partition_point(|&r| r < first)..rows.partition_point(|&r| r < end)]
+            });
+            if mine.is_some_and(<[u64]>::is_empty) {
                 return Ok(Vec::new());
             }
-            Ok(plan.selected_rows(path, &meta, g, mine)?.into_iter().map(&convert).collect())
+            Ok(plan.row_group(path, &meta, g, mine)?.into_par_iter().map(&convert).collect())
         })
         .collect();
     let mut batches = Vec::new();
     for g in per_group {
         batches.extend(g?);
     }
-    Ok(batches)
+    Ok((batches, plan.rows))
 }
 
 fn unreadable(path: &Path, e: &parquet::errors::ParquetError) -> Error {
@@ -186,75 +187,62 @@ impl ReadPlan {
         ReadPlan { file, batch_rows, slot, masks, int96, first_rows, rows }
     }
 
-    /// Row group `g` decoded (its column sets in parallel) into raw batches.
-    fn row_group(&self, path: &Path, meta: &ArrowReaderMetadata, g: usize) -> Result<Vec<RawBatch>> {
+    /// Row group `g` decoded (its column sets in parallel) into raw batches: all its rows,
+    /// or only the data rows `only` (ascending, all in this row group), whose batches
+    /// then list their row numbers.
+    fn row_group(
+        &self,
+        path: &Path,
+        meta: &ArrowReaderMetadata,
+        g: usize,
+        only: Option<&[u64]>,
+    ) -> Result<Vec<RawBatch>> {
+        let selection = only.map(|rows| {
+            let mut selectors = Vec::new();
+            let mut at = self.first_rows[g];
+            for &r in rows {
+                if r > at {
+                    selectors.push(RowSelector::skip((r - at) as usize));
+                }
+                selectors.push(RowSelector::select(1));
+                at = r + 1;
+            }
+            RowSelection::from(selectors)
+        });
         let decode = |mask: &ProjectionMask| -> Result<Vec<RecordBatch>> {
             // A file of its own: clones of one handle share the read position, and
             // parquet's File reader seeks, so parallel readers would corrupt each other.
             let f = File::open(path).map_err(|e| Error::io(path, e))?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
                 .with_row_groups(vec![g])
                 .with_projection(mask.clone())
-                .with_batch_size(self.batch_rows)
-                .build()
-                .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
+                .with_batch_size(self.batch_rows);
+            if let Some(selection) = &selection {
+                builder = builder.with_row_selection(selection.clone());
+            }
+            let reader = builder.build().map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
             reader.map(|b| b.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}")))).collect()
         };
         let decoded: Vec<Vec<RecordBatch>> = self.masks.par_iter().map(decode).collect::<Result<_>>()?;
         // Every set read the same rows in the same batch sizes.
         let lens: Vec<usize> = decoded[0].iter().map(RecordBatch::num_rows).collect();
-        if decoded.iter().any(|d| !d.iter().map(RecordBatch::num_rows).eq(lens.iter().copied())) {
+        if decoded.iter().any(|d| !d.iter().map(RecordBatch::num_rows).eq(lens.iter().copied()))
+            || only.is_some_and(|rows| rows.len() != lens.iter().sum::<usize>())
+        {
             return Err(Error::input(path, format!("row group {g}: columns of different lengths")));
         }
         let mut next_row = self.first_rows[g];
+        let mut next_listed = 0;
         let mut raw = Vec::with_capacity(lens.len());
         for (i, &len) in lens.iter().enumerate() {
             let columns = self.slot.iter().map(|s| s.map(|(s, c)| decoded[s][i].column(c).clone())).collect();
-            let rows = RowNumbers::From(next_row);
+            let rows = match only {
+                None => RowNumbers::From(next_row),
+                Some(rows) => RowNumbers::Listed(rows[next_listed..next_listed + len].to_vec()),
+            };
             raw.push(RawBatch { file: self.file, len, rows, columns, int96: self.int96.clone() });
             next_row += len as u64;
-        }
-        Ok(raw)
-    }
-
-    /// The data rows `rows` (ascending, all in row group `g`) decoded into raw batches
-    /// that list their row numbers: only the pages holding them are decompressed.
-    fn selected_rows(&self, path: &Path, meta: &ArrowReaderMetadata, g: usize, rows: &[u64]) -> Result<Vec<RawBatch>> {
-        let mut selectors = Vec::new();
-        let mut at = self.first_rows[g];
-        for &r in rows {
-            if r > at {
-                selectors.push(RowSelector::skip((r - at) as usize));
-            }
-            selectors.push(RowSelector::select(1));
-            at = r + 1;
-        }
-        let selection = RowSelection::from(selectors);
-        let decode = |mask: &ProjectionMask| -> Result<Vec<RecordBatch>> {
-            let f = File::open(path).map_err(|e| Error::io(path, e))?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-                .with_row_groups(vec![g])
-                .with_row_selection(selection.clone())
-                .with_projection(mask.clone())
-                .with_batch_size(self.batch_rows)
-                .build()
-                .map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
-            reader.map(|b| b.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}")))).collect()
-        };
-        let decoded: Vec<Vec<RecordBatch>> = self.masks.iter().map(decode).collect::<Result<_>>()?;
-        let lens: Vec<usize> = decoded[0].iter().map(RecordBatch::num_rows).collect();
-        if lens.iter().sum::<usize>() != rows.len()
-            || decoded.iter().any(|d| !d.iter().map(RecordBatch::num_rows).eq(lens.iter().copied()))
-        {
-            return Err(Error::input(path, format!("row group {g}: rows could not be read again")));
-        }
-        let mut raw = Vec::with_capacity(lens.len());
-        let mut next = 0;
-        for (i, &len) in lens.iter().enumerate() {
-            let columns = self.slot.iter().map(|s| s.map(|(s, c)| decoded[s][i].column(c).clone())).collect();
-            let listed = RowNumbers::Listed(rows[next..next + len].to_vec());
-            raw.push(RawBatch { file: self.file, len, rows: listed, columns, int96: self.int96.clone() });
-            next += len;
+            next_listed += len;
         }
         Ok(raw)
     }
