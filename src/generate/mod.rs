@@ -7,7 +7,7 @@
 //! own random stream, seeded by (seed, organisation number), and chunks of organisations
 //! are generated in parallel but written in order.
 
-mod rng;
+pub(crate) mod rng;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -387,6 +387,22 @@ mod tests {
     use super::*;
     use crate::rules::Policy;
 
+    /// A certificate file as discovery names it, and its provenance with `sha256`.
+    fn certificate_file(path: &Path, format: Format) -> (InputFile, impl Fn(String) -> InputFileInfo) {
+        let rel = path.file_name().unwrap().to_string_lossy().into_owned();
+        let f = InputFile { path: path.to_path_buf(), rel: rel.clone(), format };
+        let path = path.to_path_buf();
+        let info = move |sha256| InputFileInfo {
+            table: "certificates",
+            rel: rel.clone(),
+            path: path.clone(),
+            sha256,
+            rows: 5,
+            quarantined: 0,
+        };
+        (f, info)
+    }
+
     /// Writes certificate rows to a Parquet file in row groups of two rows.
     fn parquet_certificates(path: &Path, rows: &[[Option<&str>; 5]]) {
         use std::sync::Arc;
@@ -423,15 +439,7 @@ mod tests {
                 [Some("S5"), Some("C5"), ca, None, None],
             ],
         );
-        let f = InputFile { path: path.clone(), rel: "certificates.parquet".into(), format: Format::Parquet };
-        let info = |sha256: String| InputFileInfo {
-            table: "certificates",
-            rel: f.rel.clone(),
-            path: path.clone(),
-            sha256,
-            rows: 5,
-            quarantined: 0,
-        };
+        let (f, info) = certificate_file(&path, Format::Parquet);
         let files = [info(file_sha256(&path).unwrap())];
         let zone = Policy::default().zone;
         let key =
@@ -463,15 +471,7 @@ mod tests {
         let body = "\u{feff}cert_serial,card_id,issuer,not_after,revoked\n\
                     S1,C1,SITHS e-id CA,,\nmalformed\nS3,C3,Region CA,never,\n\"S4,\"\"x\n\"\"\",C4,SITHS e-id CA,,\r\n\nS5,C5,Other,,";
         std::fs::write(&path, body).unwrap();
-        let f = InputFile { path: path.clone(), rel: "certificates.csv".into(), format: Format::Csv };
-        let info = |sha256: String| InputFileInfo {
-            table: "certificates",
-            rel: f.rel.clone(),
-            path: path.clone(),
-            sha256,
-            rows: 5,
-            quarantined: 0,
-        };
+        let (f, info) = certificate_file(&path, Format::Csv);
         let files = [info(file_sha256(&path).unwrap())];
         let zone = Policy::default().zone;
         let table = &schema::CERTIFICATES;

@@ -480,21 +480,15 @@ mod tests {
 
     #[test]
     fn many_ranks_and_shared_prefixes_sort_as_a_plain_sort_does() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::generate::rng::Rng::new(7, 0);
         let ids: Vec<String> = (0..3_000)
             .map(|_| {
-                let len = next() % 13;
-                (0..len).map(|_| ['A', 'B', '0', '\u{e9}'][(next() % 4) as usize]).collect()
+                let len = rng.below(13);
+                (0..len).map(|_| ['A', 'B', '0', '\u{e9}'][rng.below(4) as usize]).collect()
             })
             .collect();
         // Ranks 0..60 with gaps: some ranks have no row.
-        let rank: Vec<u32> = (0..ids.len()).map(|_| (next() % 30) as u32 * 2).collect();
+        let rank: Vec<u32> = (0..ids.len()).map(|_| rng.below(30) as u32 * 2).collect();
         let array = TextColumn::Small(arrow_array::StringArray::from(ids.clone()));
         let got = sort_by_rank_then_id(&array, &rank);
         let mut want: Vec<u32> = (0..ids.len() as u32).collect();
