@@ -15,13 +15,11 @@ use siths_sweep::time::parse_date;
 const CARDS: u64 = 200_000;
 
 fn export(dir: &Path) {
-    let spec = GenSpec {
-        cards: CARDS,
-        seed: 1,
-        as_of: parse_date("2021-11-15").unwrap(),
-        format: OutFormat::Parquet,
-        campaign: None,
-    };
+    export_as(dir, OutFormat::Parquet);
+}
+
+fn export_as(dir: &Path, format: OutFormat) {
+    let spec = GenSpec { cards: CARDS, seed: 1, as_of: parse_date("2021-11-15").unwrap(), format, campaign: None };
     generate(dir, &spec).expect("generated");
 }
 
@@ -111,5 +109,23 @@ fn parquet_ingest(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, evaluate_kernel, parquet_ingest);
+/// CSV parsing of the certificate table (the biggest file), from memory: records split,
+/// fields unquoted and built into text columns, nothing converted. Reads as bytes per
+/// second; the sweep's CSV ingest runs it on every piece.
+fn csv_parse(c: &mut Criterion) {
+    use siths_sweep::ingest::csv::{Cutting, read_csv};
+    let dir = tempfile::tempdir().unwrap();
+    export_as(dir.path(), OutFormat::Csv);
+    let path = dir.path().join("certificates.csv");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut g = c.benchmark_group("csv_parse_certificates");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.sample_size(20);
+    g.bench_function(BenchmarkId::from_parameter(CARDS), |b| {
+        b.iter(|| read_csv(&bytes, &path, &schema::CERTIFICATES, 0, Cutting::new(ingest::BATCH_ROWS)).unwrap().rows)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, evaluate_kernel, parquet_ingest, csv_parse);
 criterion_main!(benches);

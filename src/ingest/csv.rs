@@ -104,7 +104,7 @@ impl<'a> Records<'a> {
             }
         }
         let end = self.skip_unquoted();
-        if b[start..end].contains(&b'"') {
+        if memchr::memchr(b'"', &b[start..end]).is_some() {
             self.malformed.get_or_insert("quote inside an unquoted field");
         }
         self.fields.push(Span { start, end, escaped: false });
@@ -112,7 +112,7 @@ impl<'a> Records<'a> {
 
     fn skip_unquoted(&mut self) -> usize {
         let b = self.text.as_bytes();
-        let n = b[self.pos..].iter().position(|&c| matches!(c, b',' | b'\r' | b'\n')).unwrap_or(b.len() - self.pos);
+        let n = memchr::memchr3(b',', b'\r', b'\n', &b[self.pos..]).unwrap_or(b.len() - self.pos);
         self.pos += n;
         self.pos
     }
