@@ -234,16 +234,30 @@ pub fn read_output(path: &Path) -> Result<(SchemaRef, impl Iterator<Item = Resul
     Ok((reader.schema(), reader.map(move |b| b.map_err(|e| Error::input(path, e.to_string())))))
 }
 
-/// Writes `batches` as the output table `t`: its Parquet file, then its CSV companion if
+/// Writes `batches` as the output table `t`: its Parquet file and its CSV companion if
 /// it has one.
 pub fn write_table(dir: &Path, t: &OutputTable, batches: &[RecordBatch]) -> Result<Vec<Written>> {
+    write_table_from(dir, t, batches.iter().cloned())
+}
+
+/// [`write_table`] from batches made as they are asked for: each goes to the Parquet
+/// file and the CSV companion before the next is made, so only one is held.
+pub fn write_table_from(
+    dir: &Path,
+    t: &OutputTable,
+    batches: impl IntoIterator<Item = RecordBatch>,
+) -> Result<Vec<Written>> {
     let mut sink = ParquetSink::for_output(dir, t)?;
+    let mut csv = if t.csv { Some(CsvSink::create(dir, &t.csv_file(), &(t.schema)())?) } else { None };
     for b in batches {
-        sink.write(b)?;
+        sink.write(&b)?;
+        if let Some(csv) = &mut csv {
+            csv.write(&b)?;
+        }
     }
     let mut written = vec![sink.finish()?];
-    if t.csv {
-        written.push(write_csv(dir, &t.csv_file(), &(t.schema)(), batches)?);
+    if let Some(csv) = csv {
+        written.push(csv.finish()?);
     }
     Ok(written)
 }
@@ -310,15 +324,6 @@ pub fn write_text(dir: &Path, name: &str, text: &str, rows: u64) -> Result<Writt
     let mut w = create_private(&path)?;
     w.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
     Ok(Written { name: name.to_string(), sha256: finish(w, &path)?, rows })
-}
-
-/// Writes batches as one CSV file (see [`CsvSink`]).
-fn write_csv(dir: &Path, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Written> {
-    let mut sink = CsvSink::create(dir, name, schema)?;
-    for b in batches {
-        sink.write(b)?;
-    }
-    sink.finish()
 }
 
 /// A column downcast once, so that the CSV writer formats its cells without a type
@@ -487,7 +492,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let b = batch();
         let name = "t.csv";
-        write_csv(dir.path(), name, &b.schema(), &[b.clone(), b.slice(1, 3)]).expect("written");
+        let mut sink = CsvSink::create(dir.path(), name, &b.schema()).expect("created");
+        for part in [b.clone(), b.slice(1, 3)] {
+            sink.write(&part).expect("written");
+        }
+        sink.finish().expect("finished");
         let text = std::fs::read_to_string(dir.path().join(name)).expect("read");
         // The same rows through the one-cell functions other outputs use.
         let mut expected = String::from("c0,c1,c2,c3,c4,c5,c6,c7\n");

@@ -233,92 +233,97 @@ fn revoke_rule(e: &Evaluation, card: usize) -> &'static str {
     e.outcomes[card].findings.first_of(Severity::Revoke).map(Finding::code).expect("a REVOKE card has a revoke finding")
 }
 
-pub fn revocation_candidates(
-    d: &Ingested,
-    e: &Evaluation,
-    revoked: &RevokedCertificates,
-    revs: &[(u32, Vec<u32>)],
-) -> Vec<RecordBatch> {
+/// `revocation_candidates`, a batch of [`OUT_BATCH`] cards at a time, each made when the
+/// writer asks for it.
+pub fn revocation_candidates<'a>(
+    d: &'a Ingested,
+    e: &'a Evaluation,
+    revoked: &'a RevokedCertificates,
+    revs: &'a [(u32, Vec<u32>)],
+) -> impl Iterator<Item = RecordBatch> + 'a {
     let t = &d.cards;
     let ids = t.text(cards::CARD_ID);
     let serial = |c: usize| revoked.certificates.str(certificates::CERT_SERIAL, c).expect("required");
-    revs.par_chunks(OUT_BATCH)
-        .map(|chunk| {
-            let mut b = (
-                StringBuilder::new(),
-                StringBuilder::new(),
-                StringBuilder::new(),
-                StringBuilder::new(),
-                StringBuilder::new(),
-                StringBuilder::new(),
-            );
-            let (mut ordered, mut received, mut upgraded) = (ts_builder(), ts_builder(), ts_builder());
-            let mut due = Date32Builder::new();
-            let mut serials = ListBuilder::new(StringBuilder::new());
-            for (card, certs) in chunk {
-                let i = *card as usize;
-                b.0.append_value(ids.value(i));
-                b.1.append_value(&e.orgs.ids[e.card_org[i] as usize]);
-                b.2.append_option(t.str(cards::CARE_UNIT, i));
-                b.3.append_value(card_type_label(t.labels(cards::CARD_TYPE)[i]));
-                b.4.append_value(status_label(t.labels(cards::STATUS)[i]));
-                b.5.append_value(revoke_rule(e, i));
-                ordered.append_option(t.times(cards::ORDERED_AT).get(i));
-                received.append_option(t.times(cards::RECEIVED_AT).get(i));
-                upgraded.append_option(t.times(cards::UPGRADED_AT).get(i));
-                due.append_option(e.outcomes[i].issuance_due);
-                for &c in certs {
-                    serials.values().append_value(serial(c as usize));
-                }
-                serials.append(true);
+    revs.chunks(OUT_BATCH).map(move |chunk| {
+        let mut b = (
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+        );
+        let (mut ordered, mut received, mut upgraded) = (ts_builder(), ts_builder(), ts_builder());
+        let mut due = Date32Builder::new();
+        let mut serials = ListBuilder::new(StringBuilder::new());
+        for (card, certs) in chunk {
+            let i = *card as usize;
+            b.0.append_value(ids.value(i));
+            b.1.append_value(&e.orgs.ids[e.card_org[i] as usize]);
+            b.2.append_option(t.str(cards::CARE_UNIT, i));
+            b.3.append_value(card_type_label(t.labels(cards::CARD_TYPE)[i]));
+            b.4.append_value(status_label(t.labels(cards::STATUS)[i]));
+            b.5.append_value(revoke_rule(e, i));
+            ordered.append_option(t.times(cards::ORDERED_AT).get(i));
+            received.append_option(t.times(cards::RECEIVED_AT).get(i));
+            upgraded.append_option(t.times(cards::UPGRADED_AT).get(i));
+            due.append_option(e.outcomes[i].issuance_due);
+            for &c in certs {
+                serials.values().append_value(serial(c as usize));
             }
-            batch(
-                schema::revocation_candidates(),
-                vec![
-                    Arc::new(b.0.finish()),
-                    Arc::new(b.1.finish()),
-                    Arc::new(b.2.finish()),
-                    Arc::new(b.3.finish()),
-                    Arc::new(b.4.finish()),
-                    Arc::new(b.5.finish()),
-                    Arc::new(ordered.finish()),
-                    Arc::new(received.finish()),
-                    Arc::new(upgraded.finish()),
-                    Arc::new(due.finish()),
-                    Arc::new(serials.finish()),
-                ],
-            )
-        })
-        .collect()
+            serials.append(true);
+        }
+        batch(
+            schema::revocation_candidates(),
+            vec![
+                Arc::new(b.0.finish()),
+                Arc::new(b.1.finish()),
+                Arc::new(b.2.finish()),
+                Arc::new(b.3.finish()),
+                Arc::new(b.4.finish()),
+                Arc::new(b.5.finish()),
+                Arc::new(ordered.finish()),
+                Arc::new(received.finish()),
+                Arc::new(upgraded.finish()),
+                Arc::new(due.finish()),
+                Arc::new(serials.finish()),
+            ],
+        )
+    })
 }
 
-pub fn revocation_certificates(
-    d: &Ingested,
-    e: &Evaluation,
-    revoked: &RevokedCertificates,
-    revs: &[(u32, Vec<u32>)],
-) -> Vec<RecordBatch> {
+/// `revocation_certificates`, a batch of [`OUT_BATCH`] certificates at a time, each made
+/// when the writer asks for it.
+pub fn revocation_certificates<'a>(
+    d: &'a Ingested,
+    e: &'a Evaluation,
+    revoked: &'a RevokedCertificates,
+    revs: &'a [(u32, Vec<u32>)],
+) -> impl Iterator<Item = RecordBatch> + 'a {
     let ids = d.cards.text(cards::CARD_ID);
     let certs = &revoked.certificates;
-    let serial = |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
-    let rows: Vec<(usize, usize)> =
-        revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize))).collect();
-    rows.par_chunks(OUT_BATCH)
-        .map(|chunk| {
-            let mut cols: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
-            for &(card, c) in chunk {
-                cols[0].append_value(&e.orgs.ids[e.card_org[card] as usize]);
-                cols[1].append_value(ids.value(card));
-                cols[2].append_option(certs.str(certificates::ISSUER, c));
-                cols[3].append_value(serial(c));
-                cols[4].append_value(revoke_rule(e, card));
-            }
-            batch(
-                schema::revocation_certificates(),
-                cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect(),
-            )
-        })
-        .collect()
+    let serial = move |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
+    let rows = revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize)));
+    in_chunks(rows, OUT_BATCH).map(move |chunk| {
+        let mut cols: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
+        for &(card, c) in &chunk {
+            cols[0].append_value(&e.orgs.ids[e.card_org[card] as usize]);
+            cols[1].append_value(ids.value(card));
+            cols[2].append_option(certs.str(certificates::ISSUER, c));
+            cols[3].append_value(serial(c));
+            cols[4].append_value(revoke_rule(e, card));
+        }
+        batch(schema::revocation_certificates(), cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect())
+    })
+}
+
+/// `items` in chunks of `n` (the last one shorter), each collected as it is asked for.
+fn in_chunks<T>(items: impl Iterator<Item = T>, n: usize) -> impl Iterator<Item = Vec<T>> {
+    let mut items = items.peekable();
+    std::iter::from_fn(move || {
+        items.peek()?;
+        Some(items.by_ref().take(n).collect())
+    })
 }
 
 pub fn org_compliance(e: &Evaluation, counts: &[OrgCounts], order: &[u32]) -> Vec<RecordBatch> {
@@ -444,6 +449,18 @@ pub fn quarantine(rows: &[QuarantineRow], files: &[InputFileInfo]) -> Vec<Record
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Chunks are `n` long but the last, which is never empty; nothing is lost or repeated.
+    #[test]
+    fn chunks_cover_the_items_once_in_order() {
+        for len in [0, 1, 2, 3, 4, 5, 6, 7, 9] {
+            let chunks: Vec<Vec<usize>> = in_chunks(0..len, 3).collect();
+            assert_eq!(chunks.len(), len.div_ceil(3), "{len} items");
+            assert!(chunks.iter().rev().skip(1).all(|c| c.len() == 3), "{len} items");
+            assert!(chunks.last().is_none_or(|c| !c.is_empty()), "{len} items");
+            assert_eq!(chunks.concat(), (0..len).collect::<Vec<_>>());
+        }
+    }
 
     /// The integer sort orders exactly as comparing (rank, card_id bytes) would: ids
     /// sharing their first eight bytes, ids shorter than eight bytes, an id that is a
