@@ -5,7 +5,7 @@ use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
-use siths_sweep::evaluate::{self, CertClassifier, count_certs};
+use siths_sweep::evaluate::{self, CertClassifier};
 use siths_sweep::generate::{GenSpec, OutFormat, generate};
 use siths_sweep::ingest::{self, Derive, InputFile, Table, discover, read_parts};
 use siths_sweep::rules::Policy;
@@ -40,13 +40,7 @@ fn evaluate_kernel(c: &mut Criterion) {
     // Every certificate keeps its text and the columns the classification reads, so
     // that it can be run again here.
     let data = ingest::read_certificates(read, &Keep(&classifier), |_| {}).unwrap();
-    // The kernels below count the certificates again, so a copy of them is evaluated.
-    let full = evaluate::evaluate(
-        &data,
-        ingest::Parts::new(schema::CERTIFICATES, data.certificates.parts.clone()),
-        &policy,
-        as_of,
-    );
+    let full = evaluate::evaluate(&data, classifier.into_counts(), &policy, as_of);
     let mut g = c.benchmark_group("evaluate_cards");
     g.throughput(Throughput::Elements(data.cards.len() as u64));
     g.bench_function(BenchmarkId::from_parameter(data.cards.len()), |b| {
@@ -57,19 +51,27 @@ fn evaluate_kernel(c: &mut Criterion) {
     // Certificates classified as they are read: issuer kind (once per distinct issuer of
     // a batch) and the active test against D, each part on its own as the readers do,
     // all cores.
+    let classifier = CertClassifier::new(&policy, as_of, &revoking);
     let texts = &data.certificate_texts;
     let mut g = c.benchmark_group("certificate_classification");
     g.throughput(Throughput::Elements(texts.len() as u64));
     g.bench_function(BenchmarkId::from_parameter(texts.len()), |b| {
         b.iter(|| texts.parts.par_iter().map(|p| classifier.bytes(p)).collect::<Vec<_>>())
     });
-    let certs = &data.certificates;
     g.finish();
 
-    // The per-card sums of the classified certificates (one thread, as in a sweep).
+    // The classified certificates counted into their cards, each part on its own as the
+    // readers do, all cores (the counts only grow from one iteration to the next).
     let mut g = c.benchmark_group("certificate_aggregation");
-    g.throughput(Throughput::Elements(certs.len() as u64));
-    g.bench_function(BenchmarkId::from_parameter(certs.len()), |b| b.iter(|| count_certs(certs, data.cards.len())));
+    g.throughput(Throughput::Elements(texts.len() as u64));
+    g.bench_function(BenchmarkId::from_parameter(texts.len()), |b| {
+        b.iter(|| {
+            texts
+                .parts
+                .par_iter()
+                .for_each(|p| classifier.count(p.indices(schema::cols::certificates::CARD), &p.derived))
+        })
+    });
     g.finish();
 }
 
@@ -87,6 +89,14 @@ impl Derive for Keep<'_> {
 
     fn keeps_text(&self, _card: u32, _byte: u8) -> bool {
         true
+    }
+
+    fn count(&self, cards: &[u32], bytes: &[u8]) {
+        self.0.count(cards, bytes);
+    }
+
+    fn discount(&self, card: u32, byte: u8) {
+        self.0.discount(card, byte);
     }
 }
 

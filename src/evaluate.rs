@@ -2,6 +2,9 @@
 //! card, then every card's findings, verdict and action, in parallel. Works on dense
 //! integer indices (organisation and card numbers) so the hot loop never hashes a string.
 
+use std::sync::atomic::AtomicI32;
+use std::sync::atomic::Ordering::Relaxed;
+
 use rayon::prelude::*;
 
 use crate::hashing::KeyMap;
@@ -41,19 +44,87 @@ pub struct CertCounts {
 
 /// Classifies certificates as they are read ([`ingest::Derive`]): issuer kind and
 /// activity as of D, after which their `not_after` and `revoked` are let go; only the
-/// certificates the CA may have to revoke keep their text.
+/// certificates the CA may have to revoke keep their text. Counts them into their cards
+/// as they are read, so that no certificate row outlives its batch.
 pub struct CertClassifier<'a> {
     policy: &'a Policy,
     /// Local midnight starting D.
     start_of_as_of: i64,
     /// Per card: its verdict is REVOKE ([`revoking`]).
     revoking: &'a [bool],
+    /// Per card: its certificates' counts so far, added to by batches on every thread.
+    counts: Vec<AtomicCounts>,
+}
+
+/// [`CertCounts`] that threads add to. Addition commutes, so the counts do not depend
+/// on the order the batches are read in.
+#[derive(Default)]
+struct AtomicCounts {
+    cert_count: AtomicI32,
+    telia_certs: AtomicI32,
+    third_party_certs: AtomicI32,
+}
+
+impl AtomicCounts {
+    fn add(&self, k: CertCounts) {
+        for (to, n) in [
+            (&self.cert_count, k.cert_count),
+            (&self.telia_certs, k.telia_certs),
+            (&self.third_party_certs, k.third_party_certs),
+        ] {
+            if n != 0 {
+                to.fetch_add(n, Relaxed);
+            }
+        }
+    }
+}
+
+impl CertCounts {
+    /// What one certificate in state `byte` adds to its card's counts (SPEC "Per card").
+    fn of(byte: u8) -> CertCounts {
+        let c = CertState::from_byte(byte);
+        CertCounts {
+            cert_count: 1,
+            telia_certs: i32::from(c.kind == IssuerKind::Telia),
+            third_party_certs: i32::from(c.kind == IssuerKind::ThirdParty && c.active),
+        }
+    }
+
+    fn plus(self, o: CertCounts) -> CertCounts {
+        CertCounts {
+            cert_count: self.cert_count + o.cert_count,
+            telia_certs: self.telia_certs + o.telia_certs,
+            third_party_certs: self.third_party_certs + o.third_party_certs,
+        }
+    }
+
+    fn minus(self) -> CertCounts {
+        CertCounts {
+            cert_count: -self.cert_count,
+            telia_certs: -self.telia_certs,
+            third_party_certs: -self.third_party_certs,
+        }
+    }
 }
 
 impl<'a> CertClassifier<'a> {
-    /// `revoking` is [`revoking`]'s answer for the cards the certificates belong to.
+    /// `revoking` is [`revoking`]'s answer for the cards the certificates belong to (one
+    /// per card).
     pub fn new(policy: &'a Policy, as_of: i32, revoking: &'a [bool]) -> CertClassifier<'a> {
-        CertClassifier { policy, start_of_as_of: policy.zone.start_of_day(as_of), revoking }
+        let counts = (0..revoking.len()).map(|_| AtomicCounts::default()).collect();
+        CertClassifier { policy, start_of_as_of: policy.zone.start_of_day(as_of), revoking, counts }
+    }
+
+    /// Per card: the counts of the certificates read, less those taken back.
+    pub fn into_counts(self) -> Vec<CertCounts> {
+        self.counts
+            .into_iter()
+            .map(|a| CertCounts {
+                cert_count: a.cert_count.into_inner(),
+                telia_certs: a.telia_certs.into_inner(),
+                third_party_certs: a.third_party_certs.into_inner(),
+            })
+            .collect()
     }
 }
 
@@ -99,6 +170,35 @@ impl ingest::Derive for CertClassifier<'_> {
     /// Those [`ca_revokes`] would name if their card's verdict is REVOKE.
     fn keeps_text(&self, card: u32, byte: u8) -> bool {
         self.revoking[card as usize] && ca_revokes(Verdict::Revoke, CertState::from_byte(byte))
+    }
+
+    /// Rows of one card that follow each other (an export lists a card's certificates
+    /// together, as the generator does) are summed first and added at once.
+    fn count(&self, cards: &[u32], bytes: &[u8]) {
+        let mut run: Option<(u32, CertCounts)> = None;
+        for (&card, &byte) in cards.iter().zip(bytes) {
+            if card == NULL_ID {
+                continue;
+            }
+            run = match run {
+                Some((c, sum)) if c == card => Some((c, sum.plus(CertCounts::of(byte)))),
+                done => {
+                    if let Some((c, sum)) = done {
+                        self.counts[c as usize].add(sum);
+                    }
+                    Some((card, CertCounts::of(byte)))
+                }
+            };
+        }
+        if let Some((c, sum)) = run {
+            self.counts[c as usize].add(sum);
+        }
+    }
+
+    fn discount(&self, card: u32, byte: u8) {
+        if card != NULL_ID {
+            self.counts[card as usize].add(CertCounts::of(byte).minus());
+        }
     }
 }
 
@@ -151,14 +251,12 @@ pub fn revoked_certificates(mut certificates: Parts, e: &Evaluation, revoking: &
     RevokedCertificates { certificates, by_card }
 }
 
-/// Decides everything for `data`, whose certificates (`certificates`, taken out of it)
-/// were read with `CertClassifier::new(policy, as_of, ..)`. The certificates are let go
-/// once counted, before the cards' outcomes are made: at 10M cards they are ~0.6 GB that
-/// the outcomes would otherwise be added to.
-pub fn evaluate(data: &Ingested, certificates: Parts, policy: &Policy, as_of: i32) -> Evaluation {
+/// Decides everything for `data`, whose certificates were counted as they were read
+/// (`counts`, per card: [`CertClassifier::into_counts`] of the classifier they were read
+/// with, `CertClassifier::new(policy, as_of, ..)`).
+pub fn evaluate(data: &Ingested, counts: Vec<CertCounts>, policy: &Policy, as_of: i32) -> Evaluation {
+    assert_eq!(counts.len(), data.cards.len(), "counts per card");
     let dates = SweepDates::new(as_of, policy);
-    let counts = count_certs(&certificates, data.cards.len());
-    drop(certificates);
     let (mut orgs, card_org, admin_org) = index_orgs(data);
     let admins = clear_orgs(&data.id_admins, &admin_org, &mut orgs, &dates, policy);
     let outcomes = evaluate_cards(&data.cards, &card_org, &orgs, &counts, &dates, policy);
@@ -252,21 +350,6 @@ fn clear_orgs(t: &Table, admin_org: &[u32], orgs: &mut Orgs, dates: &SweepDates,
         }
     }
     verdicts
-}
-
-/// Sums certificates per card from the states they were given as read. Addition
-/// commutes, so the counts do not depend on order.
-pub fn count_certs(certs: &Parts, n_cards: usize) -> Vec<CertCounts> {
-    let mut counts = vec![CertCounts::default(); n_cards];
-    let each = certs.parts.iter().flat_map(|p| p.indices(certs::CARD).iter().copied().zip(cert_states(p)));
-    for (card, c) in each {
-        // A certificate rejected by the key checks belongs to no card.
-        let Some(k) = counts.get_mut(card as usize) else { continue };
-        k.cert_count += 1;
-        k.telia_certs += i32::from(c.kind == IssuerKind::Telia);
-        k.third_party_certs += i32::from(c.kind == IssuerKind::ThirdParty && c.active);
-    }
-    counts
 }
 
 /// The hot loop: every card through the rules, in parallel chunks.
@@ -369,5 +452,34 @@ mod tests {
         let kept = part.filter(&[false, true, true, false, false, true]);
         let got: Vec<bool> = cert_states(&kept).map(|s| s.active).collect();
         assert_eq!(got, [false, true, true]);
+    }
+
+    /// Certificates are counted into their cards as batches are read, from any thread in
+    /// any order; a row of no valid card counts for nothing, and a duplicate's count is
+    /// taken back. Telia certificates count whether active or not; third-party ones only
+    /// when active (SPEC "Per card").
+    #[test]
+    fn certificates_are_counted_into_their_cards_as_read() {
+        let policy = Policy::default();
+        let as_of = parse_date("2021-11-15").unwrap();
+        let byte = |kind, active| CertState { kind, active }.to_byte();
+        let (c, t, o) = (IssuerKind::CardIssuer, IssuerKind::Telia, IssuerKind::ThirdParty);
+        let revoking = [false; 3];
+        let classifier = CertClassifier::new(&policy, as_of, &revoking);
+        // Card 0's rows in a run and apart, card 2's across two batches, orphans between.
+        let batches: [(&[u32], &[u8]); 2] = [
+            (
+                &[0, 0, NULL_ID, 2, 0, 0],
+                &[byte(c, true), byte(t, false), byte(t, true), byte(o, true), byte(o, false), byte(t, true)],
+            ),
+            (&[2, NULL_ID, 2], &[byte(o, true), byte(o, true), byte(t, false)]),
+        ];
+        use crate::ingest::Derive;
+        batches.par_iter().for_each(|(cards, bytes)| classifier.count(cards, bytes));
+        classifier.discount(2, byte(o, true));
+        classifier.discount(NULL_ID, byte(o, true));
+        let counts =
+            |cert_count, telia_certs, third_party_certs| CertCounts { cert_count, telia_certs, third_party_certs };
+        assert_eq!(classifier.into_counts(), [counts(4, 2, 0), counts(0, 0, 0), counts(2, 1, 1)]);
     }
 }

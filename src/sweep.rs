@@ -102,8 +102,7 @@ fn run_in_pool(plan: &Plan, stage: &mut (dyn FnMut(Stage) + Send)) -> Result<Sum
     let classifier = evaluate::CertClassifier::new(&plan.policy, plan.as_of, &revoking);
     let mut data = ingest::read_certificates(read, &classifier, &mut start)?;
     start(Stage::Evaluate);
-    let certificates = data.take_certificates();
-    let eval = evaluate::evaluate(&data, certificates, &plan.policy, plan.as_of);
+    let eval = evaluate::evaluate(&data, classifier.into_counts(), &plan.policy, plan.as_of);
     let revoked = evaluate::revoked_certificates(data.take_certificate_texts(), &eval, &revoking);
     drop(revoking);
     let data = data; // read-only from here on

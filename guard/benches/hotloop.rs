@@ -73,10 +73,9 @@ fn prepare() -> Prepared {
     let read = ingest::read_cards(&dir, &policy.zone, ingest::BATCH_ROWS, |_| {}).expect("the sample reads");
     let revoking = evaluate::revoking(&read.data, &policy, as_of);
     let classifier = evaluate::CertClassifier::new(&policy, as_of, &revoking);
-    let mut data = ingest::read_certificates(read, &classifier, |_| {}).expect("the sample reads");
+    let data = ingest::read_certificates(read, &classifier, |_| {}).expect("the sample reads");
     assert_eq!(data.cards.len() as u64, SAMPLE_CARDS, "the baseline is per card of the shipped sample");
-    let certificates = data.take_certificates();
-    let eval = evaluate::evaluate(&data, certificates, &policy, as_of);
+    let eval = evaluate::evaluate(&data, classifier.into_counts(), &policy, as_of);
     Prepared { data, eval, policy }
 }
 

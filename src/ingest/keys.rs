@@ -70,21 +70,29 @@ pub fn cert_key_hashes(part: &Table) -> Vec<u64> {
         .collect()
 }
 
-/// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left, on certificates that kept only
-/// a key hash: rows whose hashes are equal have their keys read again (`again`, by
-/// their sources) and compared, so a duplicate is only ever a row whose key text
-/// equals an earlier row's. Rejected certificates are not removed from the rows but
-/// detached: their card becomes [`NULL_ID`], so they belong to no card and count for
-/// nothing (removing them copied nearly every certificate, since a few thousand rejected
-/// rows fall into almost every one of the ~700 parts at 10M cards). Returns the rows and
-/// the texts kept, without the rejected ones.
+/// A certificate row read again for the key checks: its key, and its card and derived
+/// byte as the first reading counted it.
+#[derive(Clone, Debug)]
+pub struct ReadAgain {
+    pub key: CertKeyText,
+    pub card: u32,
+    pub byte: u8,
+}
+
+/// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left, on certificates that were
+/// counted as they were read and kept only a key hash: rows whose hashes are equal have
+/// their keys read again (`again`, by their sources) and compared, so a duplicate is
+/// only ever a row whose key text equals an earlier row's. Each duplicate's count is
+/// taken back (`discount`, with its card and byte as read again). Returns the texts
+/// kept, without the rejected rows.
 pub fn dedup_certificates(
     read: CertsRead,
     files: &[InputFileInfo],
     quarantine: &mut Vec<QuarantineRow>,
-    again: impl FnOnce(&[RowRef]) -> Result<KeyMap<RowRef, CertKeyText>>,
-) -> Result<(Parts, Parts)> {
-    let CertsRead { mut rows, key_hashes, mut texts } = read;
+    again: impl FnOnce(&[RowRef]) -> Result<KeyMap<RowRef, ReadAgain>>,
+    discount: impl Fn(u32, u8),
+) -> Result<Parts> {
+    let CertsRead { rows, key_hashes, mut texts } = read;
     let row_hash = |row: u32| {
         let (p, r) = rows.locate_part(row as usize);
         key_hashes[p][r]
@@ -93,27 +101,24 @@ pub fn dedup_certificates(
     drop(key_hashes);
     let sources: Vec<RowRef> = shared.iter().flatten().map(|&row| rows.source(row as usize)).collect();
     let read_again = if sources.is_empty() { KeyMap::default() } else { again(&sources)? };
-    let key = |row: u32| &read_again[&rows.source(row as usize)];
+    let key = |row: u32| &read_again[&rows.source(row as usize)].key;
     let order = |a: u32, b: u32| key(a).cmp(key(b));
-    let mut keep =
+    let keep =
         reject_duplicates(&rows, files, quarantine, &shared, order, |r| key(r).serial.clone(), "issuer,cert_serial");
     let duplicates: KeyMap<RowRef, ()> =
         keep.iter().enumerate().filter(|(_, k)| !**k).map(|(row, _)| (rows.source(row), ())).collect();
-    unknown_cards(&rows, &texts, &mut keep, quarantine);
-    let starts: Vec<usize> = rows.with_starts().map(|(_, s)| s).collect();
-    for (part, start) in rows.parts.iter_mut().zip(starts) {
-        for (card, &k) in part.indices_mut(certs::CARD).iter_mut().zip(&keep[start..]) {
-            if !k {
-                *card = NULL_ID;
-            }
-        }
+    drop((keep, rows));
+    for source in duplicates.keys() {
+        let row = &read_again[source];
+        discount(row.card, row.byte);
     }
+    unknown_cards(&texts, &duplicates, quarantine);
     // The texts of rejected rows: those of no card, and the duplicates.
     texts.retain(|part| {
         let cards = part.indices(certs::CARD);
         (0..part.len()).map(|r| cards[r] != NULL_ID && !duplicates.contains_key(&part.source.get(r))).collect()
     });
-    Ok((rows, texts))
+    Ok(texts)
 }
 
 /// Groups of rows whose whole 64-bit key hashes are equal, each group in row order:
@@ -346,34 +351,26 @@ fn duplicate_detail(files: &[InputFileInfo], this: RowRef, first: RowRef) -> Str
     }
 }
 
-/// Quarantines kept certificates whose card_id is not a valid card (resolved to
-/// [`NULL_ID`] while reading; their text was kept, in `texts`) and stops keeping them.
-fn unknown_cards(certs: &Parts, texts: &Parts, keep: &mut [bool], quarantine: &mut Vec<QuarantineRow>) {
-    let serial_of: KeyMap<RowRef, Option<&str>> = texts
-        .parts
-        .iter()
-        .flat_map(|part| {
-            let cards = part.indices(certs::CARD);
-            (0..part.len())
-                .filter(move |&r| cards[r] == NULL_ID)
-                .map(move |r| (part.source.get(r), part.str(certs::CERT_SERIAL, r)))
-        })
-        .collect();
-    for (part, start) in certs.with_starts() {
-        for (r, &card) in part.indices(certs::CARD).iter().enumerate() {
-            if keep[start + r] && card == NULL_ID {
-                keep[start + r] = false;
-                let s = part.source.get(r);
-                quarantine.push(QuarantineRow {
-                    table: certs.def.name,
-                    file: s.file(),
-                    row: s.row(),
-                    key: serial_of[&s].map(str::to_string),
-                    column: Some("card_id"),
-                    error: QError::UnknownCard,
-                    detail: "no valid card has this card_id".to_string(),
-                });
+/// Quarantines the certificates whose card_id is not a valid card (resolved to
+/// [`NULL_ID`] while reading; their text was kept, in `texts`), but not those already
+/// rejected as `duplicates`.
+fn unknown_cards(texts: &Parts, duplicates: &KeyMap<RowRef, ()>, quarantine: &mut Vec<QuarantineRow>) {
+    for part in &texts.parts {
+        let cards = part.indices(certs::CARD);
+        for r in (0..part.len()).filter(|&r| cards[r] == NULL_ID) {
+            let s = part.source.get(r);
+            if duplicates.contains_key(&s) {
+                continue;
             }
+            quarantine.push(QuarantineRow {
+                table: texts.def.name,
+                file: s.file(),
+                row: s.row(),
+                key: part.str(certs::CERT_SERIAL, r).map(str::to_string),
+                column: Some("card_id"),
+                error: QError::UnknownCard,
+                detail: "no valid card has this card_id".to_string(),
+            });
         }
     }
 }

@@ -65,8 +65,16 @@ pub trait Derive: Sync {
     fn lets_go(&self) -> &'static [usize];
     /// Whether a certificate of valid card `card` whose derived byte is `byte` keeps
     /// its text (serial, issuer) past reading: the outputs name it. Every other
-    /// certificate keeps only its card, its byte and, until the key checks, its key hash.
+    /// certificate is only counted ([`Derive::count`]) and keeps, until the key checks,
+    /// its source and key hash.
     fn keeps_text(&self, card: u32, byte: u8) -> bool;
+    /// Counts a batch's certificates into their cards as it is read: row `i` is of card
+    /// `cards[i]` ([`NULL_ID`]: of no valid card, counted for nothing) and has the
+    /// derived byte `bytes[i]`. Called from several threads at once.
+    fn count(&self, cards: &[u32], bytes: &[u8]);
+    /// Takes back what [`Derive::count`] added for one row: a duplicate the key checks
+    /// rejected after it was counted.
+    fn discount(&self, card: u32, byte: u8);
 }
 
 /// What reading the certificates does besides converting them.
@@ -75,38 +83,25 @@ pub struct CertReading<'a> {
     pub derive: &'a dyn Derive,
 }
 
-/// Everything ingest produces: valid rows per table, the certificates' card indices and
-/// derived bytes, and the quarantine.
+/// Everything ingest produces: valid rows per table, the certificates that kept their
+/// text, and the quarantine. The other certificates were counted into their cards as
+/// they were read ([`Derive::count`]) and are not kept.
 pub struct Ingested {
     pub files: Vec<InputFileInfo>,
     pub organisations: Table,
     pub id_admins: Table,
     pub cards: Table,
-    /// Every certificate that passed the value checks, in the parts it was read in
-    /// (copying tens of millions of rows into one piece would hold them twice at the
-    /// peak, and nothing needs them in one piece). Its `card_id` column holds the index
-    /// of the card in `cards`, or [`NULL_ID`] for a certificate the key checks rejected
-    /// (it is in the quarantine and belongs to no card). Each row's [`Derive`] byte is in
-    /// its part's `derived`; the columns the derivation let go, and the key columns
-    /// (`cert_serial`, `issuer`), are [`ColumnData::Gone`]: 5 bytes a certificate where
-    /// the text was ~30.
-    pub certificates: Parts,
-    /// The certificates that kept their text ([`Derive::keeps_text`]), every column,
-    /// those the key checks rejected left out. [`Ingested::take_certificate_texts`] hands
-    /// them on.
+    /// The certificates that kept their text ([`Derive::keeps_text`]), in the parts they
+    /// were read in, every column but those the derivation let go, those the key checks
+    /// rejected left out. The `card_id` column holds the index of the card in `cards`
+    /// and each row's [`Derive`] byte is in its part's `derived`.
+    /// [`Ingested::take_certificate_texts`] hands them on.
     pub certificate_texts: Parts,
     pub quarantine: Vec<QuarantineRow>,
     pub warnings: Vec<String>,
 }
 
 impl Ingested {
-    /// The certificates, leaving an empty table in their place: the caller counts them
-    /// and lets them go while the other tables live on.
-    pub fn take_certificates(&mut self) -> Parts {
-        let def = self.certificates.def;
-        std::mem::replace(&mut self.certificates, Parts::new(def, Vec::new()))
-    }
-
     /// The certificates that kept their text, leaving an empty table in their place:
     /// the caller keeps what it needs of them and lets the rest go.
     pub fn take_certificate_texts(&mut self) -> Parts {
@@ -152,7 +147,6 @@ pub fn read_cards(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl 
         organisations,
         id_admins,
         cards,
-        certificates: none(schema::CERTIFICATES),
         certificate_texts: none(schema::CERTIFICATES),
         quarantine: q,
         warnings,
@@ -161,8 +155,8 @@ pub fn read_cards(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl 
     Ok(CardsRead { data, certificate_files, zone: zone.clone(), batch_rows: rows })
 }
 
-/// Reads the certificates, each batch classified by `derive` as it is read, and checks
-/// their keys: all four tables are then read.
+/// Reads the certificates, each batch classified and counted by `derive` as it is read,
+/// and checks their keys: all four tables are then read, and `derive` holds the counts.
 pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl FnMut(Stage)) -> Result<Ingested> {
     let CardsRead { mut data, certificate_files, zone, batch_rows } = read;
     // Certificates learn their card's index as they are read, so the card_id strings
@@ -183,21 +177,27 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
             let k = (file - first_file) as usize;
             (&certificate_files[k], &pieces[k][..])
         };
-        reread_cert_keys(rows, list, &data.files, &zone, batch_rows)
+        // The rows read again need their cards (a duplicate's count is taken back). The
+        // index was let go with the reading; only a night with rows sharing a key hash
+        // builds it again, after the key hashes are let go.
+        let index = index::CardIndex::new(ids);
+        let lookup = |id: &str| index.get(id);
+        let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
+        let reading = CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive };
+        reread_cert_keys(rows, list, &data.files, &zone, batch_rows, &reading)
     };
-    let (certificates, texts) = keys::dedup_certificates(read, &data.files, &mut data.quarantine, again)?;
-    data.certificates = certificates;
-    data.certificate_texts = texts;
+    let discount = |card: u32, byte: u8| derive.discount(card, byte);
+    data.certificate_texts = keys::dedup_certificates(read, &data.files, &mut data.quarantine, again, discount)?;
     for row in &data.quarantine {
         data.files[row.file as usize].quarantined += 1;
     }
     Ok(data)
 }
 
-/// The certificates as they are read: every row without its text, its key hash beside
-/// it, and the rows that keep their text.
+/// The certificates as they are read (and counted): every row's source and key hash,
+/// and the rows that keep their text.
 pub struct CertsRead {
-    /// Every row that passed the value checks; `cert_serial` and `issuer` let go.
+    /// Every row that passed the value checks, as its source only: every column let go.
     pub rows: Parts,
     /// Per part of `rows`, each row's key hash ([`keys::cert_key_hash`]).
     pub key_hashes: Vec<Vec<u64>>,
@@ -207,7 +207,7 @@ pub struct CertsRead {
 }
 
 /// Reads the certificate files: each batch converted, its card_ids resolved, classified,
-/// hashed and split into its rows without text and the rows that keep it.
+/// counted, hashed and split into its rows' sources and the rows that keep their text.
 fn read_cert_parts(
     list: &[InputFile],
     zone: &Zone,
@@ -223,12 +223,13 @@ fn read_cert_parts(
         t.derive(reading.derive);
         let hashes = keys::cert_key_hashes(&t);
         let card = t.indices(cols::certificates::CARD);
+        reading.derive.count(card, &t.derived);
         let keep: Vec<bool> =
             card.iter().zip(&t.derived).map(|(&c, &byte)| c == NULL_ID || reading.derive.keeps_text(c, byte)).collect();
         let text = t.filter(&keep);
-        for c in [cols::certificates::CERT_SERIAL.index, cols::certificates::ISSUER.index] {
-            t.columns[c] = ColumnData::Gone;
-        }
+        // Counted: the key checks need only where each row came from.
+        t.columns.fill(ColumnData::Gone);
+        t.derived = Vec::new();
         (t, hashes, text, q)
     };
     for f in list {
@@ -263,19 +264,21 @@ fn next_file(files: &[InputFileInfo], f: &InputFile) -> Result<u32> {
     Ok(file)
 }
 
-/// The keys (issuer, cert_serial) of the certificate rows `rows`, read again from their
-/// files (`list` gives a file number's file and, for CSV, where the first read found its
-/// pieces): the key checks keep only a hash per certificate and confirm rows whose
-/// hashes are equal by their text. Only the Parquet row groups' pages and the CSV
-/// pieces that hold the rows are read, and each file is hashed again beside them: a
-/// file whose bytes changed since the first read fails the run.
+/// The keys (issuer, cert_serial), cards and derived bytes of the certificate rows
+/// `rows`, read again from their files (`list` gives a file number's file and, for CSV,
+/// where the first read found its pieces) and resolved and classified as `reading`
+/// does: the key checks keep only a hash per certificate and confirm rows whose hashes
+/// are equal by their text. Only the Parquet row groups' pages and the CSV pieces that
+/// hold the rows are read, and each file is hashed again beside them: a file whose
+/// bytes changed since the first read fails the run.
 fn reread_cert_keys<'a>(
     rows: &[RowRef],
     list: impl Fn(u32) -> (&'a InputFile, &'a [csv::PieceSpan]),
     files: &[InputFileInfo],
     zone: &Zone,
     batch_rows: usize,
-) -> Result<KeyMap<RowRef, keys::CertKeyText>> {
+    reading: &CertReading<'_>,
+) -> Result<KeyMap<RowRef, keys::ReadAgain>> {
     let table = &schema::CERTIFICATES;
     let wanted: KeyMap<RowRef, ()> = rows.iter().map(|&r| (r, ())).collect();
     let mut by_file: Vec<u32> = rows.iter().map(|r| r.file()).collect();
@@ -290,13 +293,16 @@ fn reread_cert_keys<'a>(
             if !(0..b.len).any(|i| wanted.contains_key(&RowRef::new(file, b.rows.get(i)))) {
                 return Vec::new();
             }
-            let (t, _) = convert_batch(&b, table, zone, None);
+            let (mut t, _) = convert_batch(&b, table, zone, Some(&reading.resolve));
+            t.derive(reading.derive);
+            let cards = t.indices(cols::certificates::CARD);
             (0..t.len())
                 .filter(|&r| wanted.contains_key(&t.source.get(r)))
                 .map(|r| {
                     let text = |c| t.str(c, r).map(str::to_string);
                     let serial = t.str(cols::certificates::CERT_SERIAL, r).map(str::to_string);
-                    (t.source.get(r), keys::CertKeyText { issuer: text(cols::certificates::ISSUER), serial })
+                    let key = keys::CertKeyText { issuer: text(cols::certificates::ISSUER), serial };
+                    (t.source.get(r), keys::ReadAgain { key, card: cards[r], byte: t.derived[r] })
                 })
                 .collect()
         };
@@ -387,6 +393,22 @@ mod tests {
     use super::*;
     use crate::rules::Policy;
 
+    /// Cards C1..C5 are cards 0..4 of the card index the tests read with.
+    fn card_of(id: &str) -> u32 {
+        CARDS.iter().position(|c| *c == id).map_or(NULL_ID, |i| i as u32)
+    }
+
+    fn card_id<'a>(i: u32) -> Option<&'a str> {
+        CARDS.get(i as usize).copied()
+    }
+
+    const CARDS: [&str; 5] = ["C1", "C2", "C3", "C4", "C5"];
+
+    /// The byte the sweep's classifier gives a certificate of `kind` and activity.
+    fn state(kind: crate::rules::IssuerKind, active: bool) -> u8 {
+        crate::rules::cert::CertState { kind, active }.to_byte()
+    }
+
     /// A certificate file as discovery names it, and its provenance with `sha256`.
     fn certificate_file(path: &Path, format: Format) -> (InputFile, impl Fn(String) -> InputFileInfo) {
         let rel = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -441,21 +463,34 @@ mod tests {
         );
         let (f, info) = certificate_file(&path, Format::Parquet);
         let files = [info(file_sha256(&path).unwrap())];
-        let zone = Policy::default().zone;
+        let (policy, revoking) = (Policy::default(), [false; 5]);
+        let classifier =
+            crate::evaluate::CertClassifier::new(&policy, crate::time::parse_date("2021-11-15").unwrap(), &revoking);
+        let resolve = Resolver { column: "card_id", lookup: &card_of, key_of: &card_id };
+        let reading = CertReading { resolve, derive: &classifier };
+        let zone = policy.zone.clone();
         let key =
             |issuer: &str, serial: &str| keys::CertKeyText { issuer: Some(issuer.into()), serial: Some(serial.into()) };
         for batch_rows in [1, 64] {
             let rows = [RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 3), RowRef::new(0, 4)];
-            let got = reread_cert_keys(&rows, |_| (&f, &[]), &files, &zone, batch_rows).unwrap();
+            let got = reread_cert_keys(&rows, |_| (&f, &[]), &files, &zone, batch_rows, &reading).unwrap();
             assert_eq!(got.len(), 4);
-            assert_eq!(got[&RowRef::new(0, 1)], key("SITHS e-id CA", "S1"));
-            assert_eq!(got[&RowRef::new(0, 3)], key("Region CA", "S3"));
-            assert_eq!(got[&RowRef::new(0, 4)], key("SITHS e-id CA", "S4"));
-            assert_eq!(got[&RowRef::new(0, 5)], key("SITHS e-id CA", "S5"));
+            assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", "S1"));
+            assert_eq!(got[&RowRef::new(0, 3)].key, key("Region CA", "S3"));
+            assert_eq!(got[&RowRef::new(0, 4)].key, key("SITHS e-id CA", "S4"));
+            assert_eq!(got[&RowRef::new(0, 5)].key, key("SITHS e-id CA", "S5"));
+            // Each with its card and its state, as the first reading counted it.
+            let (card, byte) = (got[&RowRef::new(0, 3)].card, got[&RowRef::new(0, 3)].byte);
+            assert_eq!((card, byte), (2, state(crate::rules::IssuerKind::ThirdParty, true)));
+            let (card, byte) = (got[&RowRef::new(0, 5)].card, got[&RowRef::new(0, 5)].byte);
+            assert_eq!((card, byte), (4, state(crate::rules::IssuerKind::CardIssuer, true)));
         }
-        let e = reread_cert_keys(&[RowRef::new(0, 2)], |_| (&f, &[]), &files, &zone, 64).unwrap_err().to_string();
+        let again = |rows: &[RowRef], files: &[InputFileInfo]| {
+            reread_cert_keys(rows, |_| (&f, &[]), files, &zone, 64, &reading)
+        };
+        let e = again(&[RowRef::new(0, 2)], &files).unwrap_err().to_string();
         assert!(e.contains("row 2 could not be read again"), "{e}");
-        let e = reread_cert_keys(&[RowRef::new(0, 4)], |_| (&f, &[]), &[info("0".repeat(64))], &zone, 64).unwrap_err();
+        let e = again(&[RowRef::new(0, 4)], &[info("0".repeat(64))]).unwrap_err();
         assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
     }
 
@@ -473,7 +508,12 @@ mod tests {
         std::fs::write(&path, body).unwrap();
         let (f, info) = certificate_file(&path, Format::Csv);
         let files = [info(file_sha256(&path).unwrap())];
-        let zone = Policy::default().zone;
+        let (policy, revoking) = (Policy::default(), [false; 5]);
+        let classifier =
+            crate::evaluate::CertClassifier::new(&policy, crate::time::parse_date("2021-11-15").unwrap(), &revoking);
+        let resolve = Resolver { column: "card_id", lookup: &card_of, key_of: &card_id };
+        let reading = CertReading { resolve, derive: &classifier };
+        let zone = policy.zone.clone();
         let table = &schema::CERTIFICATES;
         let key = |issuer: &str, serial: Option<&str>| keys::CertKeyText {
             issuer: Some(issuer.into()),
@@ -485,14 +525,16 @@ mod tests {
             let pieces = csv::read_csv_file(&path, table, 0, cutting, |b| b).unwrap().pieces;
             assert!(piece_bytes > 1000 || pieces.len() > 1, "{pieces:?}");
             let again = |rows: &[RowRef], files: &[InputFileInfo]| {
-                reread_cert_keys(rows, |_| (&f, &pieces[..]), files, &zone, batch_rows)
+                reread_cert_keys(rows, |_| (&f, &pieces[..]), files, &zone, batch_rows, &reading)
             };
             // Row 4's serial is quoted, with a comma, a line end and doubled quotes in it.
             let got = again(&[RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 4)], &files).unwrap();
             assert_eq!(got.len(), 3);
-            assert_eq!(got[&RowRef::new(0, 1)], key("SITHS e-id CA", Some("S1")));
-            assert_eq!(got[&RowRef::new(0, 4)], key("SITHS e-id CA", Some("S4,\"x\n\"")));
-            assert_eq!(got[&RowRef::new(0, 5)], key("Other", Some("S5")));
+            assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", Some("S1")));
+            assert_eq!(got[&RowRef::new(0, 4)].key, key("SITHS e-id CA", Some("S4,\"x\n\"")));
+            assert_eq!(got[&RowRef::new(0, 5)].key, key("Other", Some("S5")));
+            let (card, byte) = (got[&RowRef::new(0, 5)].card, got[&RowRef::new(0, 5)].byte);
+            assert_eq!((card, byte), (4, state(crate::rules::IssuerKind::ThirdParty, true)));
             // Row 2 is malformed and row 3 has a bad not_after: neither passed the first
             // read, so neither can be asked for; a file that changed fails by name.
             for row in [2, 3] {
