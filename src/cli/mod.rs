@@ -60,7 +60,9 @@ impl From<crate::error::Error> for Failure {
     }
 }
 
-pub fn main() -> ExitCode {
+/// Runs the command line. `between_stages` is called as each stage of a sweep starts
+/// (the binary returns freed memory to the system there: `src/main.rs`).
+pub fn main(between_stages: fn()) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -69,7 +71,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(a) => run::main(a),
+        Command::Run(a) => run::main(a, between_stages),
         Command::Generate(a) => generate::main(a),
         Command::Diff(a) => diff::main(a),
         Command::Query(a) => query::main(a),
