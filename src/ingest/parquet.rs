@@ -82,7 +82,7 @@ fn read<T: Send>(
             if mine.is_some_and(<[u64]>::is_empty) {
                 return Ok(Vec::new());
             }
-            Ok(plan.row_group(path, &meta, g, mine)?.into_par_iter().map(&convert).collect())
+            plan.row_group(path, &meta, g, mine, &convert)
         })
         .collect();
     let mut batches = Vec::new();
@@ -187,16 +187,20 @@ impl ReadPlan {
         ReadPlan { file, batch_rows, slot, masks, int96, first_rows, rows }
     }
 
-    /// Row group `g` decoded (its column sets in parallel) into raw batches: all its rows,
-    /// or only the data rows `only` (ascending, all in this row group), whose batches
-    /// then list their row numbers.
-    fn row_group(
+    /// Row group `g` decoded into raw batches and converted: all its rows, or only the
+    /// data rows `only` (ascending, all in this row group), whose batches then list their
+    /// row numbers. Read as one column set, each batch is converted as it is decoded, so
+    /// only one raw batch is held (a decoded row group of certificates is ~60 MB, and
+    /// every thread held one); read as several sets (fewer row groups than threads), the
+    /// sets are decoded whole in parallel and their batches converted in parallel.
+    fn row_group<T: Send>(
         &self,
         path: &Path,
         meta: &ArrowReaderMetadata,
         g: usize,
         only: Option<&[u64]>,
-    ) -> Result<Vec<RawBatch>> {
+        convert: &(impl Fn(RawBatch) -> T + Sync),
+    ) -> Result<Vec<T>> {
         let selection = only.map(|rows| {
             let mut selectors = Vec::new();
             let mut at = self.first_rows[g];
@@ -209,7 +213,7 @@ impl ReadPlan {
             }
             RowSelection::from(selectors)
         });
-        let decode = |mask: &ProjectionMask| -> Result<Vec<RecordBatch>> {
+        let decoder = |mask: &ProjectionMask| {
             // A file of its own: clones of one handle share the read position, and
             // parquet's File reader seeks, so parallel readers would corrupt each other.
             let f = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -221,30 +225,72 @@ impl ReadPlan {
                 builder = builder.with_row_selection(selection.clone());
             }
             let reader = builder.build().map_err(|e| Error::input(path, format!("cannot read row group {g}: {e}")))?;
-            reader.map(|b| b.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}")))).collect()
+            Ok(reader.map(|b| b.map_err(|e| Error::input(path, format!("corrupt or truncated Parquet: {e}")))))
         };
-        let decoded: Vec<Vec<RecordBatch>> = self.masks.par_iter().map(decode).collect::<Result<_>>()?;
-        // Every set read the same rows in the same batch sizes.
-        let lens: Vec<usize> = decoded[0].iter().map(RecordBatch::num_rows).collect();
-        if decoded.iter().any(|d| !d.iter().map(RecordBatch::num_rows).eq(lens.iter().copied()))
-            || only.is_some_and(|rows| rows.len() != lens.iter().sum::<usize>())
-        {
-            return Err(Error::input(path, format!("row group {g}: columns of different lengths")));
+        let mut rows = RowsRead { next_row: self.first_rows[g], next_listed: 0, only };
+        let converted: Vec<T> = if let [mask] = &self.masks[..] {
+            let mut out = Vec::new();
+            for b in decoder(mask)? {
+                let b = b?;
+                let len = b.num_rows();
+                let numbers = rows.take(len).ok_or_else(|| more_rows(path, g))?;
+                out.push(convert(self.raw(|_, c| b.column(c).clone(), numbers, len)));
+            }
+            out
+        } else {
+            let decoded: Vec<Vec<RecordBatch>> =
+                self.masks.par_iter().map(|m| decoder(m)?.collect::<Result<_>>()).collect::<Result<_>>()?;
+            // Every set read the same rows in the same batch sizes.
+            let lens: Vec<usize> = decoded[0].iter().map(RecordBatch::num_rows).collect();
+            if decoded.iter().any(|d| !d.iter().map(RecordBatch::num_rows).eq(lens.iter().copied())) {
+                return Err(Error::input(path, format!("row group {g}: columns of different lengths")));
+            }
+            let raw: Vec<RawBatch> = lens
+                .iter()
+                .enumerate()
+                .map(|(i, &len)| {
+                    let numbers = rows.take(len).ok_or_else(|| more_rows(path, g))?;
+                    Ok(self.raw(|s, c| decoded[s][i].column(c).clone(), numbers, len))
+                })
+                .collect::<Result<_>>()?;
+            drop(decoded);
+            raw.into_par_iter().map(convert).collect()
+        };
+        if only.is_some_and(|listed| listed.len() != rows.next_listed) {
+            return Err(Error::input(path, format!("row group {g}: not every row asked for was read")));
         }
-        let mut next_row = self.first_rows[g];
-        let mut next_listed = 0;
-        let mut raw = Vec::with_capacity(lens.len());
-        for (i, &len) in lens.iter().enumerate() {
-            let columns = self.slot.iter().map(|s| s.map(|(s, c)| decoded[s][i].column(c).clone())).collect();
-            let rows = match only {
-                None => RowNumbers::From(next_row),
-                Some(rows) => RowNumbers::Listed(rows[next_listed..next_listed + len].to_vec()),
-            };
-            raw.push(RawBatch { file: self.file, len, rows, columns, int96: self.int96.clone() });
-            next_row += len as u64;
-            next_listed += len;
-        }
-        Ok(raw)
+        Ok(converted)
+    }
+
+    /// A raw batch of `len` rows numbered `rows`, each table column from its set's
+    /// decoded batch (`column(set, place in the set)`).
+    fn raw(&self, column: impl Fn(usize, usize) -> arrow_array::ArrayRef, rows: RowNumbers, len: usize) -> RawBatch {
+        let columns = self.slot.iter().map(|s| s.map(|(set, c)| column(set, c))).collect();
+        RawBatch { file: self.file, len, rows, columns, int96: self.int96.clone() }
+    }
+}
+
+fn more_rows(path: &Path, g: usize) -> Error {
+    Error::input(path, format!("row group {g}: more rows than were asked for"))
+}
+
+/// The row numbers of a row group's batches, in order as they are decoded.
+struct RowsRead<'a> {
+    next_row: u64,
+    next_listed: usize,
+    only: Option<&'a [u64]>,
+}
+
+impl RowsRead<'_> {
+    /// The numbers of the next `len` rows read; `None` past the rows asked for.
+    fn take(&mut self, len: usize) -> Option<RowNumbers> {
+        let rows = match self.only {
+            None => RowNumbers::From(self.next_row),
+            Some(listed) => RowNumbers::Listed(listed.get(self.next_listed..self.next_listed + len)?.to_vec()),
+        };
+        self.next_row += len as u64;
+        self.next_listed += len;
+        Some(rows)
     }
 }
 
