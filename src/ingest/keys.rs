@@ -42,7 +42,8 @@ pub fn dedup(
         let (part, r) = table.locate(row as usize);
         key.hash(part, r)
     };
-    let shared = shared_hashes(&table, part_hashes, row_hash);
+    // Every pass hashes every id again: two passes at most.
+    let shared = shared_hashes(&table, part_hashes, row_hash, 1);
     let order = |a: u32, b: u32| table.str(key.0, a as usize).cmp(&table.str(key.0, b as usize));
     let name = |row: u32| table.str(key.0, row as usize).map(str::to_string);
     let keep = reject_duplicates(&table, files, quarantine, &shared, order, name, column);
@@ -97,7 +98,8 @@ pub fn dedup_certificates(
         let (p, r) = rows.locate_part(row as usize);
         key_hashes[p][r]
     };
-    let shared = shared_hashes(&rows, |p| key_hashes[p].clone(), row_hash);
+    // The hashes were kept, so a pass costs only a look at each: four passes.
+    let shared = shared_hashes(&rows, |p| key_hashes[p].clone(), row_hash, 2);
     drop(key_hashes);
     let sources: Vec<RowRef> = shared.iter().flatten().map(|&row| rows.source(row as usize)).collect();
     let read_again = if sources.is_empty() { KeyMap::default() } else { again(&sources)? };
@@ -123,19 +125,21 @@ pub fn dedup_certificates(
 
 /// Groups of rows whose whole 64-bit key hashes are equal, each group in row order:
 /// the only rows whose keys may be equal. `part_hashes(p)` gives part `p`'s rows' key
-/// hashes, `row_hash` one row's.
+/// hashes, `row_hash` one row's; a table of more than [`PASS_ROWS`] rows is checked in
+/// `2^big_pass_bits` passes.
 fn shared_hashes(
     table: &Parts,
     part_hashes: impl Fn(usize) -> Vec<u64> + Sync,
     row_hash: impl Fn(u32) -> u64 + Sync,
+    big_pass_bits: u32,
 ) -> Vec<Vec<u32>> {
     let starts: Vec<usize> = table.with_starts().map(|(_, s)| s).collect();
     // Rows with equal keys have equal hashes, so the hash space can be checked in
     // passes, each holding only its share of the rows' (hash, row) pairs. Every pass
-    // hashes every row again, so a big table gets two, never more: the pairs (8 B a
-    // row) are then an eighth of what a certificate row holds, and more passes would
-    // save less than each costs (sixteen at 272M certificates by a rows-per-pass rule).
-    let pass_bits = u32::from(table.len() > PASS_ROWS);
+    // asks every part for its hashes again, so the caller says how many a big table
+    // gets: a fixed few, since the pairs (8 B a row) shrink by less with every pass
+    // added than the pass costs.
+    let pass_bits = if table.len() > PASS_ROWS { big_pass_bits } else { 0 };
     let group_rows = |g: usize| {
         let start = starts[g];
         part_hashes(g).into_iter().enumerate().map(|(i, h)| (h, (start + i) as u32)).collect()
@@ -219,11 +223,12 @@ fn duplicates_in_groups(groups: &[Vec<u32>], order: impl Fn(u32, u32) -> Orderin
         .collect()
 }
 
-/// Tables with more rows than this have their keys checked in two passes by
-/// [`duplicates`]: at 45M certificates each pass holds ~180 MB of (hash, row) pairs
-/// instead of ~360 MB, at the key checks where the run's memory peaks, for the price of
-/// hashing every certificate once more. Cards and the certificates of up to ~7M cards
-/// stay in one pass.
+/// Tables with more rows than this have their keys checked in passes by
+/// [`shared_hashes`]: certificates in four (at 45M each pass holds ~100 MB of (hash,
+/// row) pairs instead of ~400 MB, at the key checks where the run's memory peaks, for
+/// the price of reading the kept hashes three more times), cards in two (each pass
+/// hashes every card_id). Cards and the certificates of up to ~7M cards stay in one
+/// pass.
 const PASS_ROWS: usize = 32 << 20;
 
 /// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M
