@@ -225,10 +225,10 @@ fn duplicates_in_groups(groups: &[Vec<u32>], order: impl Fn(u32, u32) -> Orderin
 
 /// Tables with more rows than this have their keys checked in passes by
 /// [`shared_hashes`]: certificates in four (at 45M each pass holds ~100 MB of (hash,
-/// row) pairs instead of ~400 MB, at the key checks where the run's memory peaks, for
-/// the price of reading the kept hashes three more times), cards in two (each pass
-/// hashes every card_id). Cards and the certificates of up to ~7M cards stay in one
-/// pass.
+/// row) pairs, where two passes held ~200 MB and one ~400 MB, at the key checks where
+/// the run's memory peaks, for the price of reading the kept hashes three more times),
+/// cards in two (each pass hashes every card_id). Cards and the certificates of up to
+/// ~7M cards stay in one pass.
 const PASS_ROWS: usize = 32 << 20;
 
 /// Bits of the hash that pick a partition: 1,024 partitions of ~44k rows for 45M
