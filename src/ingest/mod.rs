@@ -159,17 +159,12 @@ pub fn read_cards(input: &Path, zone: &Zone, batch_rows: usize, mut stage: impl 
 /// and checks their keys: all four tables are then read, and `derive` holds the counts.
 pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl FnMut(Stage)) -> Result<Ingested> {
     let CardsRead { mut data, certificate_files, zone, batch_rows } = read;
-    // Certificates learn their card's index as they are read, so the card_id strings
-    // of tens of millions of certificates are never kept.
     let ids = data.cards.text(cols::cards::CARD_ID);
-    let index = index::CardIndex::new(ids);
-    let lookup = |id: &str| index.get(id);
-    let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
-    let reading = CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive };
     stage(Stage::ReadCertificates);
     let first_file = data.files.len() as u32;
-    let (read, mut q, pieces) = read_cert_parts(&certificate_files, &zone, batch_rows, &reading, &mut data.files)?;
-    drop(index);
+    let (read, mut q, pieces) = with_card_index(ids, derive, |reading| {
+        read_cert_parts(&certificate_files, &zone, batch_rows, reading, &mut data.files)
+    })?;
     data.quarantine.append(&mut q);
     stage(Stage::Keys);
     let again = |rows: &[RowRef]| {
@@ -180,11 +175,7 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
         // The rows read again need their cards (a duplicate's count is taken back). The
         // index was let go with the reading; only a night with rows sharing a key hash
         // builds it again, after the key hashes are let go.
-        let index = index::CardIndex::new(ids);
-        let lookup = |id: &str| index.get(id);
-        let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
-        let reading = CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive };
-        reread_cert_keys(rows, list, &data.files, &zone, batch_rows, &reading)
+        with_card_index(ids, derive, |reading| reread_cert_keys(rows, list, &data.files, &zone, batch_rows, reading))
     };
     let discount = |card: u32, byte: u8| derive.discount(card, byte);
     data.certificate_texts = keys::dedup_certificates(read, &data.files, &mut data.quarantine, again, discount)?;
@@ -192,6 +183,17 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
         data.files[row.file as usize].quarantined += 1;
     }
     Ok(data)
+}
+
+/// Runs `f` with the certificates' reading over the cards whose ids are `ids`: each
+/// certificate learns its card's index as it is read (so the card_id strings of tens of
+/// millions of certificates are never kept) and is classified by `derive`. The index is
+/// let go when `f` returns.
+fn with_card_index<R>(ids: &TextColumn, derive: &dyn Derive, f: impl FnOnce(&CertReading<'_>) -> R) -> R {
+    let index = index::CardIndex::new(ids);
+    let lookup = |id: &str| index.get(id);
+    let key_of = |i: u32| ((i as usize) < ids.len()).then(|| ids.value(i as usize));
+    f(&CertReading { resolve: Resolver { column: "card_id", lookup: &lookup, key_of: &key_of }, derive })
 }
 
 /// The certificates as they are read (and counted): every row's source and key hash,
@@ -393,16 +395,15 @@ mod tests {
     use super::*;
     use crate::rules::Policy;
 
-    /// Cards C1..C5 are cards 0..4 of the card index the tests read with.
-    fn card_of(id: &str) -> u32 {
-        CARDS.iter().position(|c| *c == id).map_or(NULL_ID, |i| i as u32)
+    /// Runs `f` with the reading the sweep would do over cards C1..C5 (cards 0..4, none
+    /// REVOKE), classified as of 2021-11-15, and the policy's zone.
+    fn with_reading<R>(f: impl FnOnce(&CertReading<'_>, &Zone) -> R) -> R {
+        let (policy, revoking) = (Policy::default(), [false; 5]);
+        let as_of = crate::time::parse_date("2021-11-15").unwrap();
+        let classifier = crate::evaluate::CertClassifier::new(&policy, as_of, &revoking);
+        let ids = TextColumn::Small(arrow_array::StringArray::from(vec!["C1", "C2", "C3", "C4", "C5"]));
+        with_card_index(&ids, &classifier, |reading| f(reading, &policy.zone))
     }
-
-    fn card_id<'a>(i: u32) -> Option<&'a str> {
-        CARDS.get(i as usize).copied()
-    }
-
-    const CARDS: [&str; 5] = ["C1", "C2", "C3", "C4", "C5"];
 
     /// The byte the sweep's classifier gives a certificate of `kind` and activity.
     fn state(kind: crate::rules::IssuerKind, active: bool) -> u8 {
@@ -463,35 +464,33 @@ mod tests {
         );
         let (f, info) = certificate_file(&path, Format::Parquet);
         let files = [info(file_sha256(&path).unwrap())];
-        let (policy, revoking) = (Policy::default(), [false; 5]);
-        let classifier =
-            crate::evaluate::CertClassifier::new(&policy, crate::time::parse_date("2021-11-15").unwrap(), &revoking);
-        let resolve = Resolver { column: "card_id", lookup: &card_of, key_of: &card_id };
-        let reading = CertReading { resolve, derive: &classifier };
-        let zone = policy.zone.clone();
-        let key =
-            |issuer: &str, serial: &str| keys::CertKeyText { issuer: Some(issuer.into()), serial: Some(serial.into()) };
-        for batch_rows in [1, 64] {
-            let rows = [RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 3), RowRef::new(0, 4)];
-            let got = reread_cert_keys(&rows, |_| (&f, &[]), &files, &zone, batch_rows, &reading).unwrap();
-            assert_eq!(got.len(), 4);
-            assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", "S1"));
-            assert_eq!(got[&RowRef::new(0, 3)].key, key("Region CA", "S3"));
-            assert_eq!(got[&RowRef::new(0, 4)].key, key("SITHS e-id CA", "S4"));
-            assert_eq!(got[&RowRef::new(0, 5)].key, key("SITHS e-id CA", "S5"));
-            // Each with its card and its state, as the first reading counted it.
-            let (card, byte) = (got[&RowRef::new(0, 3)].card, got[&RowRef::new(0, 3)].byte);
-            assert_eq!((card, byte), (2, state(crate::rules::IssuerKind::ThirdParty, true)));
-            let (card, byte) = (got[&RowRef::new(0, 5)].card, got[&RowRef::new(0, 5)].byte);
-            assert_eq!((card, byte), (4, state(crate::rules::IssuerKind::CardIssuer, true)));
-        }
-        let again = |rows: &[RowRef], files: &[InputFileInfo]| {
-            reread_cert_keys(rows, |_| (&f, &[]), files, &zone, 64, &reading)
-        };
-        let e = again(&[RowRef::new(0, 2)], &files).unwrap_err().to_string();
-        assert!(e.contains("row 2 could not be read again"), "{e}");
-        let e = again(&[RowRef::new(0, 4)], &[info("0".repeat(64))]).unwrap_err();
-        assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
+        with_reading(|reading, zone| {
+            let key = |issuer: &str, serial: &str| keys::CertKeyText {
+                issuer: Some(issuer.into()),
+                serial: Some(serial.into()),
+            };
+            for batch_rows in [1, 64] {
+                let rows = [RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 3), RowRef::new(0, 4)];
+                let got = reread_cert_keys(&rows, |_| (&f, &[]), &files, zone, batch_rows, reading).unwrap();
+                assert_eq!(got.len(), 4);
+                assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", "S1"));
+                assert_eq!(got[&RowRef::new(0, 3)].key, key("Region CA", "S3"));
+                assert_eq!(got[&RowRef::new(0, 4)].key, key("SITHS e-id CA", "S4"));
+                assert_eq!(got[&RowRef::new(0, 5)].key, key("SITHS e-id CA", "S5"));
+                // Each with its card and its state, as the first reading counted it.
+                let (card, byte) = (got[&RowRef::new(0, 3)].card, got[&RowRef::new(0, 3)].byte);
+                assert_eq!((card, byte), (2, state(crate::rules::IssuerKind::ThirdParty, true)));
+                let (card, byte) = (got[&RowRef::new(0, 5)].card, got[&RowRef::new(0, 5)].byte);
+                assert_eq!((card, byte), (4, state(crate::rules::IssuerKind::CardIssuer, true)));
+            }
+            let again = |rows: &[RowRef], files: &[InputFileInfo]| {
+                reread_cert_keys(rows, |_| (&f, &[]), files, zone, 64, reading)
+            };
+            let e = again(&[RowRef::new(0, 2)], &files).unwrap_err().to_string();
+            assert!(e.contains("row 2 could not be read again"), "{e}");
+            let e = again(&[RowRef::new(0, 4)], &[info("0".repeat(64))]).unwrap_err();
+            assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
+        })
     }
 
     /// The key checks keep a hash per certificate and read the keys of rows whose hashes
@@ -508,52 +507,48 @@ mod tests {
         std::fs::write(&path, body).unwrap();
         let (f, info) = certificate_file(&path, Format::Csv);
         let files = [info(file_sha256(&path).unwrap())];
-        let (policy, revoking) = (Policy::default(), [false; 5]);
-        let classifier =
-            crate::evaluate::CertClassifier::new(&policy, crate::time::parse_date("2021-11-15").unwrap(), &revoking);
-        let resolve = Resolver { column: "card_id", lookup: &card_of, key_of: &card_id };
-        let reading = CertReading { resolve, derive: &classifier };
-        let zone = policy.zone.clone();
-        let table = &schema::CERTIFICATES;
-        let key = |issuer: &str, serial: Option<&str>| keys::CertKeyText {
-            issuer: Some(issuer.into()),
-            serial: serial.map(str::to_string),
-        };
-        // Pieces of one record each, of a few, and the whole file in one.
-        for (piece_bytes, batch_rows) in [(1, 1), (40, 2), (8 << 20, 64)] {
-            let cutting = csv::Cutting { batch_rows, block: 7, piece_bytes };
-            let pieces = csv::read_csv_file(&path, table, 0, cutting, |b| b).unwrap().pieces;
-            assert!(piece_bytes > 1000 || pieces.len() > 1, "{pieces:?}");
-            let again = |rows: &[RowRef], files: &[InputFileInfo]| {
-                reread_cert_keys(rows, |_| (&f, &pieces[..]), files, &zone, batch_rows, &reading)
+        with_reading(|reading, zone| {
+            let table = &schema::CERTIFICATES;
+            let key = |issuer: &str, serial: Option<&str>| keys::CertKeyText {
+                issuer: Some(issuer.into()),
+                serial: serial.map(str::to_string),
             };
-            // Row 4's serial is quoted, with a comma, a line end and doubled quotes in it.
-            let got = again(&[RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 4)], &files).unwrap();
-            assert_eq!(got.len(), 3);
-            assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", Some("S1")));
-            assert_eq!(got[&RowRef::new(0, 4)].key, key("SITHS e-id CA", Some("S4,\"x\n\"")));
-            assert_eq!(got[&RowRef::new(0, 5)].key, key("Other", Some("S5")));
-            let (card, byte) = (got[&RowRef::new(0, 5)].card, got[&RowRef::new(0, 5)].byte);
-            assert_eq!((card, byte), (4, state(crate::rules::IssuerKind::ThirdParty, true)));
-            // Row 2 is malformed and row 3 has a bad not_after: neither passed the first
-            // read, so neither can be asked for; a file that changed fails by name.
-            for row in [2, 3] {
-                let e = again(&[RowRef::new(0, row)], &files).unwrap_err().to_string();
-                assert!(
-                    e.contains("certificates.csv") && e.contains(&format!("row {row} could not be read again")),
-                    "{e}"
-                );
+            // Pieces of one record each, of a few, and the whole file in one.
+            for (piece_bytes, batch_rows) in [(1, 1), (40, 2), (8 << 20, 64)] {
+                let cutting = csv::Cutting { batch_rows, block: 7, piece_bytes };
+                let pieces = csv::read_csv_file(&path, table, 0, cutting, |b| b).unwrap().pieces;
+                assert!(piece_bytes > 1000 || pieces.len() > 1, "{pieces:?}");
+                let again = |rows: &[RowRef], files: &[InputFileInfo]| {
+                    reread_cert_keys(rows, |_| (&f, &pieces[..]), files, zone, batch_rows, reading)
+                };
+                // Row 4's serial is quoted, with a comma, a line end and doubled quotes in it.
+                let got = again(&[RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 4)], &files).unwrap();
+                assert_eq!(got.len(), 3);
+                assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", Some("S1")));
+                assert_eq!(got[&RowRef::new(0, 4)].key, key("SITHS e-id CA", Some("S4,\"x\n\"")));
+                assert_eq!(got[&RowRef::new(0, 5)].key, key("Other", Some("S5")));
+                let (card, byte) = (got[&RowRef::new(0, 5)].card, got[&RowRef::new(0, 5)].byte);
+                assert_eq!((card, byte), (4, state(crate::rules::IssuerKind::ThirdParty, true)));
+                // Row 2 is malformed and row 3 has a bad not_after: neither passed the first
+                // read, so neither can be asked for; a file that changed fails by name.
+                for row in [2, 3] {
+                    let e = again(&[RowRef::new(0, row)], &files).unwrap_err().to_string();
+                    assert!(
+                        e.contains("certificates.csv") && e.contains(&format!("row {row} could not be read again")),
+                        "{e}"
+                    );
+                }
+                let e = again(&[RowRef::new(0, 1)], &[info("0".repeat(64))]).unwrap_err().to_string();
+                assert!(e.contains("certificates.csv") && e.contains("changed while the sweep was reading it"), "{e}");
+                // Pieces that no longer hold their records are an error, not a panic.
+                let shifted = format!("{}\n", body.replace("S1,C1", "S1,\"C\n1\""));
+                let moved = dir.path().join("moved.csv");
+                std::fs::write(&moved, &shifted).unwrap();
+                let rows: Vec<u64> = (1..=5).collect();
+                if let Err(e) = csv::read_csv_rows(&moved, table, 0, &pieces, &rows, batch_rows, |b| b) {
+                    assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
+                }
             }
-            let e = again(&[RowRef::new(0, 1)], &[info("0".repeat(64))]).unwrap_err().to_string();
-            assert!(e.contains("certificates.csv") && e.contains("changed while the sweep was reading it"), "{e}");
-            // Pieces that no longer hold their records are an error, not a panic.
-            let shifted = format!("{}\n", body.replace("S1,C1", "S1,\"C\n1\""));
-            let moved = dir.path().join("moved.csv");
-            std::fs::write(&moved, &shifted).unwrap();
-            let rows: Vec<u64> = (1..=5).collect();
-            if let Err(e) = csv::read_csv_rows(&moved, table, 0, &pieces, &rows, batch_rows, |b| b) {
-                assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
-            }
-        }
+        })
     }
 }
