@@ -60,9 +60,18 @@ impl From<crate::error::Error> for Failure {
     }
 }
 
-/// Runs the command line. `between_stages` is called as each stage of a sweep starts
-/// (the binary returns freed memory to the system there: `src/main.rs`).
-pub fn main(between_stages: fn()) -> ExitCode {
+/// What the binary asks of its allocator at points only the commands know
+/// (`src/main.rs`); the library itself works with any allocator.
+#[derive(Clone, Copy)]
+pub struct AllocatorHooks {
+    /// Called as each stage of a sweep starts: return what the last stage freed.
+    pub between_stages: fn(),
+    /// Called once before `query` runs its SQL: from then on, return freed memory at once.
+    pub before_query: fn(),
+}
+
+/// Runs the command line.
+pub fn main(allocator: AllocatorHooks) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -71,10 +80,13 @@ pub fn main(between_stages: fn()) -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(a) => run::main(a, between_stages),
+        Command::Run(a) => run::main(a, allocator.between_stages),
         Command::Generate(a) => generate::main(a),
         Command::Diff(a) => diff::main(a),
-        Command::Query(a) => query::main(a),
+        Command::Query(a) => {
+            (allocator.before_query)();
+            query::main(a)
+        }
         Command::Trend(a) => trend::main(a),
     };
     match result {
