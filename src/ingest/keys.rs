@@ -58,15 +58,41 @@ pub struct CertKeyText {
     pub serial: Option<String>,
 }
 
+/// A certificate's key hash as kept from its reading to the key checks: the top 56 bits
+/// of the 64-bit hash, in 7 bytes. That is 45 MB fewer at 45M certificates, and the
+/// peaks of the stages that hold them (read_certificates, keys) fell by 80-150 MB in
+/// whole runs (BENCHMARKS.md; a batch's hashes take 448 KiB instead of 512, which the
+/// allocator seems to hold more tightly: not pinned down). Keys that differ share 56
+/// bits by chance in ~n²/2⁵⁷ pairs of n certificates (~0.01 at 45M, ~1.4 at 450M).
+/// Like any rows sharing a hash, such rows are read again and told apart by their text,
+/// so the width costs only time: a read again hashes the whole file again (0.7 s at
+/// 45M), which is why 6 bytes (a pair or more in most runs at 45M) was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeptHash([u8; 7]);
+
+impl KeptHash {
+    pub fn new(hash: u64) -> KeptHash {
+        let b = (hash >> 8).to_le_bytes();
+        KeptHash([b[0], b[1], b[2], b[3], b[4], b[5], b[6]])
+    }
+
+    /// The kept bits where they were in the hash, the low 8 bits 0: the key checks
+    /// partition on the top bits ([`candidates`] uses the top 42).
+    pub fn get(self) -> u64 {
+        let b = self.0;
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], 0]) << 8
+    }
+}
+
 /// The key hash of every certificate of `part` (read with its text): (issuer,
 /// cert_serial), the issuer hashed as text, since every part interns its own ids.
-pub fn cert_key_hashes(part: &Table) -> Vec<u64> {
+pub fn cert_key_hashes(part: &Table) -> Vec<KeptHash> {
     let ((ids, dict), serial) = (part.interned(certs::ISSUER), part.text(certs::CERT_SERIAL));
     let issuer_hash: Vec<u64> = dict.iter().map(|d| hash_of(d.as_str())).collect();
     (0..part.len())
         .map(|i| {
             let issuer = issuer_hash.get(ids[i] as usize).copied();
-            hash_of((issuer, serial.is_valid(i).then(|| serial.value(i))))
+            KeptHash::new(hash_of((issuer, serial.is_valid(i).then(|| serial.value(i)))))
         })
         .collect()
 }
@@ -96,10 +122,11 @@ pub fn dedup_certificates(
     let CertsRead { rows, key_hashes, mut texts } = read;
     let row_hash = |row: u32| {
         let (p, r) = rows.locate_part(row as usize);
-        key_hashes[p][r]
+        key_hashes[p][r].get()
     };
     // The hashes were kept, so a pass costs only a look at each: four passes.
-    let shared = shared_hashes(&rows, |p| key_hashes[p].clone(), row_hash, 2);
+    let part_hashes = |p: usize| key_hashes[p].iter().map(|h| h.get()).collect();
+    let shared = shared_hashes(&rows, part_hashes, row_hash, 2);
     drop(key_hashes);
     let sources: Vec<RowRef> = shared.iter().flatten().map(|&row| rows.source(row as usize)).collect();
     let read_again = if sources.is_empty() { KeyMap::default() } else { again(&sources)? };
@@ -450,6 +477,27 @@ mod tests {
                 })
                 .collect();
             assert_eq!(got, want, "round {round}, {n} rows, {pass_bits} pass bits");
+        }
+    }
+
+    #[test]
+    fn kept_hashes_are_the_top_56_bits_and_the_keys_they_merge_stay_apart() {
+        for h in [0, u64::MAX, 0x0123_4567_89AB_CDEF, 0x8000_0000_0000_00FF, 0x0000_0000_0000_0100] {
+            assert_eq!(KeptHash::new(h).get(), h & !0xFF, "{h:#x}");
+        }
+        // Distinct keys whose hashes differ only in the 8 bits not kept: one kept hash,
+        // so only their text tells them apart, in each number of passes.
+        let keys = [1u64, 2, 1, 3, 2, 3, 4];
+        let kept: Vec<u64> = keys.iter().map(|&k| KeptHash::new(0xABCD_EF01_2345_6700 | k).get()).collect();
+        assert!(kept.iter().all(|&h| h == kept[0]));
+        let rows: Vec<(u64, u32)> = kept.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+        let groups: Vec<&[(u64, u32)]> = rows.chunks(2).collect();
+        let order = |a: u32, b: u32| keys[a as usize].cmp(&keys[b as usize]);
+        for pass_bits in [0, 2] {
+            let row_hash = |r: u32| rows[r as usize].0;
+            let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), row_hash, order);
+            got.sort_unstable();
+            assert_eq!(got, [(2, 0), (4, 1), (5, 3)], "{pass_bits} pass bits");
         }
     }
 

@@ -201,8 +201,8 @@ fn with_card_index<R>(ids: &TextColumn, derive: &dyn Derive, f: impl FnOnce(&Cer
 pub struct CertsRead {
     /// Every row that passed the value checks, as its source only: every column let go.
     pub rows: Parts,
-    /// Per part of `rows`, each row's key hash ([`keys::cert_key_hash`]).
-    pub key_hashes: Vec<Vec<u64>>,
+    /// Per part of `rows`, each row's key hash ([`keys::cert_key_hashes`]).
+    pub key_hashes: Vec<Vec<keys::KeptHash>>,
     /// Rows of no valid card (the key checks name them by serial) and those the
     /// [`Derive`] keeps, every column.
     pub texts: Parts,
