@@ -15,14 +15,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     tune_polars_parquet_scans();
-    siths_sweep::cli::main(AllocatorHooks { between_stages: release_freed_memory, before_query: purge_at_once })
+    siths_sweep::cli::main(AllocatorHooks { release_freed: release_freed_memory, before_query: purge_at_once })
 }
 
-/// Called as each stage of a sweep starts: returns the memory the last stage freed to
-/// the system at once. mimalloc keeps freed pages for a second before it does (its
-/// purge delay), so the next stage's allocations came on top of the last one's garbage:
-/// at 10M cards the evaluate stage peaked ~290 MiB higher for it (BENCHMARKS.md).
-/// Shortening the delay for every free instead cost the CSV sweep ~20% of its time.
+/// Returns the memory freed so far to the system at once, where the library says a large
+/// structure has just been let go (as each stage of a sweep starts; between the columns
+/// of the cards copied into one table). mimalloc keeps freed pages for a while before
+/// it does (its purge delay), so the next allocations came on top of the last ones'
+/// garbage: at 10M cards the evaluate stage peaked ~290 MiB higher for it
+/// (BENCHMARKS.md). Shortening the delay for every free instead cost the CSV sweep
+/// ~20% of its time.
 #[allow(unsafe_code)]
 fn release_freed_memory() {
     // SAFETY: mi_collect takes no pointers and has no preconditions; it walks

@@ -12,6 +12,7 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
@@ -30,7 +31,7 @@ const BASE_BYTES: u64 = 384 << 20;
 /// card and its certificates take ~160–180 bytes at the peak. A card's columns peak at ~110
 /// bytes while the cards are copied into one table (`read_cards`: 10.7 GiB at 100M,
 /// before any certificate is read); a certificate is counted into its card as it is
-/// read and keeps 8 bytes (its key hash) plus its share of the key checks' pairs. With
+/// read and keeps 7 bytes (its key hash) plus its share of the key checks' pairs. With
 /// the base, the model sits ~25% above the peaks measured at 10M since certificates
 /// stopped keeping their card and state (1,600–1,700 MiB) and was ~10% above those at
 /// 100M before; it only has to tell an export that fits from one that cannot.
@@ -63,6 +64,26 @@ available to this process; nothing was written (hint: --no-memory-check runs it 
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// How the process returns memory it has freed to the system, as the binary's allocator
+/// does it (`src/main.rs`: mimalloc keeps freed pages resident for a while, to reuse).
+static RELEASE_FREED: OnceLock<fn()> = OnceLock::new();
+
+/// Sets [`release_freed`]'s call, once per process (the binary does, at start).
+pub fn set_release_freed(release: fn()) {
+    let _ = RELEASE_FREED.set(release);
+}
+
+/// Returns the memory freed so far to the system, if the binary said how; a no-op
+/// otherwise (tests, other allocators). Called where a large structure has just been let
+/// go and the next allocations are large and fresh: as each sweep stage starts,
+/// between the columns of a large table being copied into one, and between the windows
+/// of `card_decisions` written.
+pub fn release_freed() {
+    if let Some(release) = RELEASE_FREED.get() {
+        release();
     }
 }
 

@@ -64,14 +64,15 @@ impl From<crate::error::Error> for Failure {
 /// (`src/main.rs`); the library itself works with any allocator.
 #[derive(Clone, Copy)]
 pub struct AllocatorHooks {
-    /// Called as each stage of a sweep starts: return what the last stage freed.
-    pub between_stages: fn(),
+    /// Returns the memory freed so far to the system ([`crate::memory::release_freed`]).
+    pub release_freed: fn(),
     /// Called once before `query` runs its SQL: from then on, return freed memory at once.
     pub before_query: fn(),
 }
 
 /// Runs the command line.
 pub fn main(allocator: AllocatorHooks) -> ExitCode {
+    crate::memory::set_release_freed(allocator.release_freed);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -80,7 +81,7 @@ pub fn main(allocator: AllocatorHooks) -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(a) => run::main(a, allocator.between_stages),
+        Command::Run(a) => run::main(a),
         Command::Generate(a) => generate::main(a),
         Command::Diff(a) => diff::main(a),
         Command::Query(a) => {
