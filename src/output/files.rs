@@ -11,7 +11,7 @@ use arrow_array::types::{
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
@@ -100,11 +100,38 @@ fn finish(w: HashingWriter, path: &Path) -> Result<String> {
     Ok(crate::ingest::hex(&hash.finalize()))
 }
 
+/// How every Parquet output is written: zstd, row groups of [`ROW_GROUP_ROWS`], no
+/// dictionary for `unique` columns, `sorted_by` recorded as the sort order.
+fn properties(schema: &SchemaRef, unique: &[&str], sorted_by: &[&str]) -> WriterProperties {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("siths-sweep {}", env!("CARGO_PKG_VERSION")));
+    for c in unique {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    if !sorted_by.is_empty() {
+        let sorting = sorted_by
+            .iter()
+            .map(|c| SortingColumn {
+                column_idx: schema.index_of(c).expect("sort column exists") as i32,
+                descending: false,
+                nulls_first: true,
+            })
+            .collect();
+        props = props.set_sorting_columns(Some(sorting));
+    }
+    props.build()
+}
+
 /// A Parquet file being written: zstd, 1M-row groups, no dictionary for `unique`
 /// columns (ids, timestamps), `sorted_by` recorded as the file's sort order.
 ///
-/// Each row group's columns are encoded in parallel (arrow-rs's `ArrowColumnWriter`)
-/// and appended in column order, so the bytes do not depend on the thread count.
+/// Each batch is encoded as it comes into the open row group's column writers
+/// (arrow-rs's `ArrowColumnWriter`), its columns in parallel, and let go: a row group's
+/// rows are never all held, only its encoded, compressed pages. The column chunks are
+/// appended in column order, so the bytes do not depend on the thread count, and each
+/// writer gets the same calls (one a batch) as when a whole row group was held first.
 /// Row groups are cut at exactly [`ROW_GROUP_ROWS`] rows, whatever the batch sizes.
 pub struct ParquetSink {
     path: std::path::PathBuf,
@@ -112,8 +139,9 @@ pub struct ParquetSink {
     schema: SchemaRef,
     writer: SerializedFileWriter<HashingWriter>,
     factory: ArrowRowGroupWriterFactory,
-    pending: Vec<RecordBatch>,
-    pending_rows: usize,
+    /// The open row group's column writers, once it has a row.
+    open: Option<Vec<ArrowColumnWriter>>,
+    open_rows: usize,
     row_groups: usize,
     rows: u64,
 }
@@ -126,29 +154,12 @@ impl ParquetSink {
 
     pub fn create(dir: &Path, name: &str, schema: &SchemaRef, unique: &[&str], sorted_by: &[&str]) -> Result<Self> {
         let path = dir.join(name);
-        let mut props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_created_by(format!("siths-sweep {}", env!("CARGO_PKG_VERSION")));
-        for c in unique {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
-        }
-        if !sorted_by.is_empty() {
-            let sorting = sorted_by
-                .iter()
-                .map(|c| SortingColumn {
-                    column_idx: schema.index_of(c).expect("sort column exists") as i32,
-                    descending: false,
-                    nulls_first: true,
-                })
-                .collect();
-            props = props.set_sorting_columns(Some(sorting));
-        }
+        let props = properties(schema, unique, sorted_by);
         let w = create_private(&path)?;
         let err = |e: parquet::errors::ParquetError| Error::output(&path, e);
         // ArrowWriter writes the header and the Arrow schema readers need (time zones,
         // list types); the column encoding is then driven here.
-        let arrow = ArrowWriter::try_new(w, schema.clone(), Some(props.build())).map_err(err)?;
+        let arrow = ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(err)?;
         let (writer, factory) = arrow.into_serialized_writer().map_err(err)?;
         Ok(ParquetSink {
             path: path.clone(),
@@ -156,8 +167,8 @@ impl ParquetSink {
             schema: schema.clone(),
             writer,
             factory,
-            pending: Vec::new(),
-            pending_rows: 0,
+            open: None,
+            open_rows: 0,
             row_groups: 0,
             rows: 0,
         })
@@ -165,56 +176,62 @@ impl ParquetSink {
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut batch = batch.clone();
-        while self.pending_rows + batch.num_rows() >= ROW_GROUP_ROWS {
-            let take = ROW_GROUP_ROWS - self.pending_rows;
-            self.pending.push(batch.slice(0, take));
-            self.pending_rows += take;
-            self.flush_row_group()?;
+        while batch.num_rows() > 0 {
+            let take = (ROW_GROUP_ROWS - self.open_rows).min(batch.num_rows());
+            self.encode(&batch.slice(0, take))?;
+            if self.open_rows == ROW_GROUP_ROWS {
+                self.close_row_group()?;
+            }
             batch = batch.slice(take, batch.num_rows() - take);
-        }
-        if batch.num_rows() > 0 {
-            self.pending_rows += batch.num_rows();
-            self.pending.push(batch);
         }
         Ok(())
     }
 
-    fn flush_row_group(&mut self) -> Result<()> {
+    /// Encodes `batch` (rows of one row group) into the open row group, opened if none is.
+    fn encode(&mut self, batch: &RecordBatch) -> Result<()> {
         use rayon::prelude::*;
-        if self.pending_rows == 0 {
-            return Ok(());
-        }
         let err = |e: parquet::errors::ParquetError| Error::output(&self.path, e);
-        let writers = self.factory.create_column_writers(self.row_groups).map_err(err)?;
-        let batches = std::mem::take(&mut self.pending);
+        let writers = match &mut self.open {
+            Some(writers) => writers,
+            None => self.open.insert(self.factory.create_column_writers(self.row_groups).map_err(err)?),
+        };
         let fields = self.schema.fields();
         // One writer per column here: no output column is a struct.
-        let chunks: Vec<ArrowColumnChunk> = writers
-            .into_par_iter()
+        writers
+            .par_iter_mut()
             .enumerate()
-            .map(|(c, mut w)| {
-                for b in &batches {
-                    for leaf in compute_leaves(&fields[c], b.column(c))? {
-                        w.write(&leaf)?;
-                    }
+            .try_for_each(|(c, w)| {
+                for leaf in compute_leaves(&fields[c], batch.column(c))? {
+                    w.write(&leaf)?;
                 }
-                w.close()
+                Ok(())
             })
-            .collect::<Result<_, _>>()
             .map_err(err)?;
+        self.open_rows += batch.num_rows();
+        Ok(())
+    }
+
+    fn close_row_group(&mut self) -> Result<()> {
+        use rayon::prelude::*;
+        let Some(writers) = self.open.take() else {
+            return Ok(());
+        };
+        let err = |e: parquet::errors::ParquetError| Error::output(&self.path, e);
+        let chunks: Vec<ArrowColumnChunk> =
+            writers.into_par_iter().map(|w| w.close()).collect::<Result<_, _>>().map_err(err)?;
         let mut rg = self.writer.next_row_group().map_err(err)?;
         for chunk in chunks {
             chunk.append_to_row_group(&mut rg).map_err(err)?;
         }
         rg.close().map_err(err)?;
-        self.rows += self.pending_rows as u64;
-        self.pending_rows = 0;
+        self.rows += self.open_rows as u64;
+        self.open_rows = 0;
         self.row_groups += 1;
         Ok(())
     }
 
     pub fn finish(mut self) -> Result<Written> {
-        self.flush_row_group()?;
+        self.close_row_group()?;
         let err = |e: parquet::errors::ParquetError| Error::output(&self.path, e);
         // into_inner writes the footer.
         let w = self.writer.into_inner().map_err(err)?;
@@ -446,6 +463,70 @@ mod tests {
     use arrow_schema::{Field, Schema};
 
     use super::*;
+
+    /// The sink encodes each batch as it comes, into the open row group: its file is the
+    /// one arrow-rs's own `ArrowWriter` writes from the same batches with the same
+    /// properties (which holds a row group's encoded columns the same way), byte for
+    /// byte, with batches that straddle a row group boundary, end exactly on one, and
+    /// are of one row.
+    #[test]
+    fn the_sink_writes_the_bytes_arrow_writer_writes_from_the_same_batches() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("org", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let rows = 2 * ROW_GROUP_ROWS + 7;
+        let make = |start: usize, len: usize| {
+            let ids: Vec<String> = (start..start + len).map(|i| format!("C{i:09}")).collect();
+            let orgs: Vec<Option<String>> =
+                (start..start + len).map(|i| (i % 11 != 0).then(|| format!("ORG{}", i % 37))).collect();
+            let n: Vec<Option<i64>> = (start..start + len).map(|i| (i % 5 != 0).then_some(i as i64 * 3)).collect();
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(arrow_array::StringArray::from(ids)),
+                Arc::new(arrow_array::StringArray::from(orgs)),
+                Arc::new(Int64Array::from(n)),
+            ];
+            RecordBatch::try_new(schema.clone(), columns).expect("batch")
+        };
+        // Sizes: one row, a straddle of the first boundary, exactly up to the second, rest.
+        let mut sizes = vec![1, 65_536, ROW_GROUP_ROWS, ROW_GROUP_ROWS - 65_537];
+        sizes.push(rows - sizes.iter().sum::<usize>());
+        let mut batches = Vec::new();
+        let mut start = 0;
+        for len in sizes {
+            batches.push(make(start, len));
+            start += len;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut sink = ParquetSink::create(dir.path(), "sink.parquet", &schema, &["id"], &["id"]).expect("sink");
+        for b in &batches {
+            sink.write(b).expect("write");
+        }
+        let written = sink.finish().expect("finish");
+        assert_eq!(written.rows, rows as u64);
+        let mut reference = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut reference, schema.clone(), Some(properties(&schema, &["id"], &["id"])))
+            .expect("writer");
+        for b in &batches {
+            w.write(b).expect("write");
+        }
+        w.close().expect("close");
+        let ours = std::fs::read(dir.path().join("sink.parquet")).expect("read");
+        assert_eq!(ours.len(), reference.len());
+        assert!(ours == reference, "the sink's bytes differ from ArrowWriter's");
+        let meta = parquet::file::reader::FileReader::metadata(
+            &parquet::file::serialized_reader::SerializedFileReader::new(
+                std::fs::File::open(dir.path().join("sink.parquet")).expect("open"),
+            )
+            .expect("parquet"),
+        )
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect::<Vec<_>>();
+        assert_eq!(meta, [ROW_GROUP_ROWS as i64, ROW_GROUP_ROWS as i64, 7]);
+    }
 
     /// Every cell type the outputs use, with the cases the CSV rules name: formula
     /// starts, quoting, nulls, empty and null lists.
