@@ -19,8 +19,8 @@ fn main() -> ExitCode {
 }
 
 /// Returns the memory freed so far to the system at once, where the library says a large
-/// structure has just been let go (as each stage of a sweep starts; between the columns
-/// of the cards copied into one table). mimalloc keeps freed pages for a while before
+/// structure has just been let go (`memory::release_freed`: as each stage of a sweep
+/// starts, and between the columns of the cards copied into one table). mimalloc keeps freed pages for a while before
 /// it does (its purge delay), so the next allocations came on top of the last ones'
 /// garbage: at 10M cards the evaluate stage peaked ~290 MiB higher for it
 /// (BENCHMARKS.md). Shortening the delay for every free instead cost the CSV sweep

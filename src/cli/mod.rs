@@ -60,8 +60,8 @@ impl From<crate::error::Error> for Failure {
     }
 }
 
-/// What the binary asks of its allocator at points only the commands know
-/// (`src/main.rs`); the library itself works with any allocator.
+/// What the binary's allocator does on request (`src/main.rs`); the library itself
+/// works with any allocator, and without these (tests) nothing is asked of it.
 #[derive(Clone, Copy)]
 pub struct AllocatorHooks {
     /// Returns the memory freed so far to the system ([`crate::memory::release_freed`]).

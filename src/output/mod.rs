@@ -87,9 +87,6 @@ fn write_card_decisions(dir: &Path, d: &Ingested, e: &Evaluation, card_order: &[
         for b in reports::card_decisions(d, e, window) {
             sink.write(&b)?;
         }
-        // The window's batches are let go here, built on the pool's threads and freed on
-        // this one: returned at once, the next window's are not allocated on top of them.
-        crate::memory::release_freed();
     }
     Ok(vec![sink.finish()?])
 }
