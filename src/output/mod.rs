@@ -83,8 +83,9 @@ pub fn write_summary(
 /// group of it.
 fn write_card_decisions(dir: &Path, d: &Ingested, e: &Evaluation, card_order: &[u32]) -> Result<Vec<Written>> {
     let mut sink = card_decisions_sink(dir)?;
+    let values = reports::DecisionValues::new(d, e);
     for window in card_order.chunks(CARD_WINDOW) {
-        for b in reports::card_decisions(d, e, window) {
+        for b in reports::card_decisions(d, e, &values, window) {
             sink.write(&b)?;
         }
     }

@@ -77,7 +77,45 @@ fn sort_by_rank_then_id(ids: &TextColumn, rank: &[u32]) -> Vec<u32> {
     order
 }
 
-/// The card_decisions batches for `order`, in order.
+/// The values `card_decisions`' dictionary columns index, built once for all of its
+/// batches: at 100M cards the organisations and care units are hundreds of thousands of
+/// strings each, and built again for every window of cards they took seconds.
+pub struct DecisionValues {
+    schema: arrow_schema::SchemaRef,
+    item: arrow_schema::FieldRef,
+    orgs: ArrayRef,
+    units: ArrayRef,
+    types: ArrayRef,
+    statuses: ArrayRef,
+    verdicts: ArrayRef,
+    actions: ArrayRef,
+    findings: ArrayRef,
+}
+
+impl DecisionValues {
+    pub fn new(d: &Ingested, e: &Evaluation) -> DecisionValues {
+        let schema = card_decisions_batch_schema();
+        let item = match schema.field_with_name("findings").expect("findings").data_type() {
+            arrow_schema::DataType::List(item) => item.clone(),
+            t => unreachable!("findings is {t}"),
+        };
+        let (_, units) = d.cards.interned(cards::CARE_UNIT);
+        DecisionValues {
+            schema,
+            item,
+            orgs: strings(e.orgs.ids.iter().map(String::as_str)),
+            units: strings(units.iter().map(String::as_str)),
+            types: strings(CardType::ALL.iter().map(|t| t.code())),
+            statuses: strings(Status::ALL.iter().map(|s| s.code())),
+            verdicts: strings(Verdict::ALL.iter().map(|v| v.code())),
+            actions: strings(Action::ALL.iter().map(|a| a.code())),
+            findings: strings(Finding::ALL.iter().map(|f| f.code())),
+        }
+    }
+}
+
+/// The card_decisions batches for `order`, in order, indexing `values` (made once by
+/// [`DecisionValues::new`] from the same `d` and `e`).
 ///
 /// The columns with few distinct values (org_id, care_unit, card_type, status, verdict,
 /// action and the findings' items) are built as dictionary arrays: a key per card into
@@ -86,23 +124,22 @@ fn sort_by_rank_then_id(ids: &TextColumn, rank: &[u32]) -> Vec<u32> {
 /// byte for byte the one plain strings give, and its schema
 /// ([`schema::card_decisions`]) still says Utf8: the batches' own schema
 /// ([`card_decisions_batch_schema`]) is for the writer only.
-pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<RecordBatch> {
+pub fn card_decisions(d: &Ingested, e: &Evaluation, values: &DecisionValues, order: &[u32]) -> Vec<RecordBatch> {
     let t = &d.cards;
     let ids = t.text(cards::CARD_ID);
     let (types, statuses) = (t.labels(cards::CARD_TYPE), t.labels(cards::STATUS));
     let (unit_ids, units) = t.interned(cards::CARE_UNIT);
-    let schema = card_decisions_batch_schema();
-    let org_values = strings(e.orgs.ids.iter().map(String::as_str));
-    let unit_values = strings(units.iter().map(String::as_str));
-    let type_values = strings(CardType::ALL.iter().map(|t| t.code()));
-    let status_values = strings(Status::ALL.iter().map(|s| s.code()));
-    let verdict_values = strings(Verdict::ALL.iter().map(|v| v.code()));
-    let action_values = strings(Action::ALL.iter().map(|a| a.code()));
-    let finding_values = strings(Finding::ALL.iter().map(|f| f.code()));
-    let item = match schema.field_with_name("findings").expect("findings").data_type() {
-        arrow_schema::DataType::List(item) => item.clone(),
-        t => unreachable!("findings is {t}"),
-    };
+    let DecisionValues {
+        schema,
+        item,
+        orgs: org_values,
+        units: unit_values,
+        types: type_values,
+        statuses: status_values,
+        verdicts: verdict_values,
+        actions: action_values,
+        findings: finding_values,
+    } = values;
     order
         .par_chunks(OUT_BATCH)
         .map(|chunk| {
@@ -142,19 +179,19 @@ pub fn card_decisions(d: &Ingested, e: &Evaluation, order: &[u32]) -> Vec<Record
             let findings = ListArray::new(
                 item.clone(),
                 OffsetBuffer::new(finding_offsets.into()),
-                dictionary(finding, None, &finding_values),
+                dictionary(finding, None, finding_values),
                 None,
             );
             batch(
                 schema.clone(),
                 vec![
                     Arc::new(card_id.finish()),
-                    dictionary(org, None, &org_values),
-                    dictionary(unit, unit_nulls, &unit_values),
-                    dictionary(ty, None, &type_values),
-                    dictionary(status, None, &status_values),
-                    dictionary(verdict, None, &verdict_values),
-                    dictionary(action, None, &action_values),
+                    dictionary(org, None, org_values),
+                    dictionary(unit, unit_nulls, unit_values),
+                    dictionary(ty, None, type_values),
+                    dictionary(status, None, status_values),
+                    dictionary(verdict, None, verdict_values),
+                    dictionary(action, None, action_values),
                     Arc::new(findings),
                     Arc::new(cc.finish()),
                     Arc::new(tc.finish()),
