@@ -32,9 +32,9 @@ const BASE_BYTES: u64 = 384 << 20;
 /// bytes while the cards are copied into one table (`read_cards`: 10.7 GiB at 100M,
 /// before any certificate is read); a certificate is counted into its card as it is
 /// read and keeps 7 bytes (its key hash) plus its share of the key checks' pairs. With
-/// the base, the model sits ~25% above the peaks measured at 10M since certificates
-/// stopped keeping their card and state (1,600–1,700 MiB) and was ~10% above those at
-/// 100M before; it only has to tell an export that fits from one that cannot.
+/// the base, the model sits ~35% above the peaks measured at 10M (1,423–1,455 MiB since
+/// session 14) and 21–25% above those at 100M (12,975–13,381 MiB); it only has to tell an
+/// export that fits from one that cannot.
 const ROW_BYTES: [u64; 4] = [200, 400, 120, 9];
 
 /// CSV bytes per row of each table as `generate` writes it, to estimate a CSV file's

@@ -844,9 +844,6 @@ mod tests {
 
     const ORGS: [&str; 4] = ["A", "B", "C", "D"];
 
-    /// Parts of every column kind concatenate (each piece copied in parallel) to their
-    /// values in order: text from sliced arrays, with and without nulls, interned values
-    /// across parts whose dictionaries differ, empty parts.
     /// A large table's parts give their memory back column by column as they are
     /// copied: the release is asked for once a column at least (other tests may ask too).
     #[test]
@@ -864,6 +861,9 @@ mod tests {
         assert!(RELEASES.load(Relaxed) - before >= t.columns.len(), "a release per column");
     }
 
+    /// Parts of every column kind concatenate (each piece copied in parallel) to their
+    /// values in order: text from sliced arrays, with and without nulls, interned values
+    /// across parts whose dictionaries differ, empty parts.
     #[test]
     fn parts_of_every_column_kind_concatenate_in_order() {
         use crate::schema::cols::cards;
