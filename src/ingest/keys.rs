@@ -72,15 +72,15 @@ pub struct KeptHash([u8; 7]);
 
 impl KeptHash {
     pub fn new(hash: u64) -> KeptHash {
-        let b = (hash >> 8).to_le_bytes();
-        KeptHash([b[0], b[1], b[2], b[3], b[4], b[5], b[6]])
+        let b = hash.to_le_bytes();
+        KeptHash([b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     }
 
     /// The kept bits where they were in the hash, the low 8 bits 0: the key checks
     /// partition on the top bits ([`candidates`] uses the top 42).
     pub fn get(self) -> u64 {
         let b = self.0;
-        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], 0]) << 8
+        u64::from_le_bytes([0, b[0], b[1], b[2], b[3], b[4], b[5], b[6]])
     }
 }
 

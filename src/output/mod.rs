@@ -38,20 +38,14 @@ pub fn write_outputs(
     use rayon::prelude::*;
     let (org_order, org_rank) = reports::org_order(e);
     let card_order = reports::card_order(d, e, &org_rank);
-    let revs = reports::revocations(e, &card_order, revoked);
+    let revocations = reports::Revocations::new(d, e, revoked, &card_order);
     // The two revocation lists are built a batch at a time as they are written, beside
     // card_decisions: built whole first, they held ~270 MB at 10M cards through it.
     type Job<'a> = &'a (dyn Fn() -> Result<Vec<Written>> + Sync);
     let jobs: [Job<'_>; 6] = [
         &|| write_card_decisions(dir, d, e, &card_order),
-        &|| {
-            let batches = reports::revocation_candidates(d, e, revoked, &revs);
-            write_table_from(dir, &schema::REVOCATION_CANDIDATES, batches)
-        },
-        &|| {
-            let batches = reports::revocation_certificates(d, e, revoked, &revs);
-            write_table_from(dir, &schema::REVOCATION_CERTIFICATES, batches)
-        },
+        &|| write_table_from(dir, &schema::REVOCATION_CANDIDATES, revocations.candidates()),
+        &|| write_table_from(dir, &schema::REVOCATION_CERTIFICATES, revocations.certificates()),
         &|| write_table(dir, &schema::ORG_COMPLIANCE, &reports::org_compliance(e, counts, &org_order)),
         &|| write_table(dir, &schema::ADMIN_REVIEW, &reports::admin_review(d, e, &org_rank)),
         &|| write_table(dir, &schema::QUARANTINE, &reports::quarantine(&d.quarantine, &d.files)),

@@ -243,115 +243,122 @@ pub fn status_label(code: u8) -> &'static str {
     Status::from_index(code).expect("status is required and checked on reading").code()
 }
 
-/// REVOKE cards in output order, each with the certificates the CA must revoke, sorted
-/// by (serial, issuer) bytes.
-pub fn revocations(e: &Evaluation, order: &[u32], revoked: &RevokedCertificates) -> Vec<(u32, Vec<u32>)> {
-    let (certs, pairs) = (&revoked.certificates, &revoked.by_card[..]);
-    let serial = |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
-    // Collecting a filtered parallel iterator keeps `order`.
-    order
-        .par_iter()
-        .filter(|&&card| e.outcomes[card as usize].verdict == Verdict::Revoke)
-        .map(|&card| {
-            let from = pairs.partition_point(|&(c, _)| c < card);
-            let mut list: Vec<u32> =
-                pairs[from..].iter().take_while(|&&(c, _)| c == card).map(|&(_, cert)| cert).collect();
-            list.sort_unstable_by(|&a, &b| {
-                let (a, b) = (a as usize, b as usize);
-                (serial(a).as_bytes(), certs.str(certificates::ISSUER, a).unwrap_or("").as_bytes())
-                    .cmp(&(serial(b).as_bytes(), certs.str(certificates::ISSUER, b).unwrap_or("").as_bytes()))
-            });
-            (card, list)
+/// What the two revocation lists are made of: the REVOKE cards in output order, each
+/// with the certificates the CA must revoke, sorted by (serial, issuer) bytes.
+pub struct Revocations<'a> {
+    d: &'a Ingested,
+    e: &'a Evaluation,
+    revoked: &'a RevokedCertificates,
+    cards: Vec<(u32, Vec<u32>)>,
+}
+
+impl<'a> Revocations<'a> {
+    /// The REVOKE cards of `order` (the output order of cards) and their certificates.
+    pub fn new(d: &'a Ingested, e: &'a Evaluation, revoked: &'a RevokedCertificates, order: &[u32]) -> Self {
+        let (certs, pairs) = (&revoked.certificates, &revoked.by_card[..]);
+        let serial = |c: u32| Self::serial_of(revoked, c);
+        let issuer = |c: u32| certs.str(certificates::ISSUER, c as usize).unwrap_or("");
+        // Collecting a filtered parallel iterator keeps `order`.
+        let cards = order
+            .par_iter()
+            .filter(|&&card| e.outcomes[card as usize].verdict == Verdict::Revoke)
+            .map(|&card| {
+                let from = pairs.partition_point(|&(c, _)| c < card);
+                let mut list: Vec<u32> =
+                    pairs[from..].iter().take_while(|&&(c, _)| c == card).map(|&(_, cert)| cert).collect();
+                list.sort_unstable_by(|&a, &b| {
+                    (serial(a).as_bytes(), issuer(a).as_bytes()).cmp(&(serial(b).as_bytes(), issuer(b).as_bytes()))
+                });
+                (card, list)
+            })
+            .collect();
+        Revocations { d, e, revoked, cards }
+    }
+
+    fn serial_of(revoked: &RevokedCertificates, c: u32) -> &str {
+        revoked.certificates.str(certificates::CERT_SERIAL, c as usize).expect("required")
+    }
+
+    /// `revocation_candidates`, a batch of [`OUT_BATCH`] cards at a time, each made when
+    /// the writer asks for it.
+    pub fn candidates(&self) -> impl Iterator<Item = RecordBatch> + '_ {
+        let (d, e) = (self.d, self.e);
+        let t = &d.cards;
+        let ids = t.text(cards::CARD_ID);
+        self.cards.chunks(OUT_BATCH).map(move |chunk| {
+            let mut b = (
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            );
+            let (mut ordered, mut received, mut upgraded) = (ts_builder(), ts_builder(), ts_builder());
+            let mut due = Date32Builder::new();
+            let mut serials = ListBuilder::new(StringBuilder::new());
+            for (card, certs) in chunk {
+                let i = *card as usize;
+                b.0.append_value(ids.value(i));
+                b.1.append_value(&e.orgs.ids[e.card_org[i] as usize]);
+                b.2.append_option(t.str(cards::CARE_UNIT, i));
+                b.3.append_value(card_type_label(t.labels(cards::CARD_TYPE)[i]));
+                b.4.append_value(status_label(t.labels(cards::STATUS)[i]));
+                b.5.append_value(revoke_rule(e, i));
+                ordered.append_option(t.times(cards::ORDERED_AT).get(i));
+                received.append_option(t.times(cards::RECEIVED_AT).get(i));
+                upgraded.append_option(t.times(cards::UPGRADED_AT).get(i));
+                due.append_option(e.outcomes[i].issuance_due);
+                for &c in certs {
+                    serials.values().append_value(Self::serial_of(self.revoked, c));
+                }
+                serials.append(true);
+            }
+            batch(
+                schema::revocation_candidates(),
+                vec![
+                    Arc::new(b.0.finish()),
+                    Arc::new(b.1.finish()),
+                    Arc::new(b.2.finish()),
+                    Arc::new(b.3.finish()),
+                    Arc::new(b.4.finish()),
+                    Arc::new(b.5.finish()),
+                    Arc::new(ordered.finish()),
+                    Arc::new(received.finish()),
+                    Arc::new(upgraded.finish()),
+                    Arc::new(due.finish()),
+                    Arc::new(serials.finish()),
+                ],
+            )
         })
-        .collect()
+    }
+
+    /// `revocation_certificates`, a batch of [`OUT_BATCH`] certificates at a time, each
+    /// made when the writer asks for it.
+    pub fn certificates(&self) -> impl Iterator<Item = RecordBatch> + '_ {
+        let e = self.e;
+        let ids = self.d.cards.text(cards::CARD_ID);
+        let certs = &self.revoked.certificates;
+        let rows = self.cards.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c)));
+        in_chunks(rows, OUT_BATCH).map(move |chunk| {
+            let mut cols: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
+            for &(card, c) in &chunk {
+                cols[0].append_value(&e.orgs.ids[e.card_org[card] as usize]);
+                cols[1].append_value(ids.value(card));
+                cols[2].append_option(certs.str(certificates::ISSUER, c as usize));
+                cols[3].append_value(Self::serial_of(self.revoked, c));
+                cols[4].append_value(revoke_rule(e, card));
+            }
+            batch(
+                schema::revocation_certificates(),
+                cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect(),
+            )
+        })
+    }
 }
 
 fn revoke_rule(e: &Evaluation, card: usize) -> &'static str {
     e.outcomes[card].findings.first_of(Severity::Revoke).map(Finding::code).expect("a REVOKE card has a revoke finding")
-}
-
-/// `revocation_candidates`, a batch of [`OUT_BATCH`] cards at a time, each made when the
-/// writer asks for it.
-pub fn revocation_candidates<'a>(
-    d: &'a Ingested,
-    e: &'a Evaluation,
-    revoked: &'a RevokedCertificates,
-    revs: &'a [(u32, Vec<u32>)],
-) -> impl Iterator<Item = RecordBatch> + 'a {
-    let t = &d.cards;
-    let ids = t.text(cards::CARD_ID);
-    let serial = |c: usize| revoked.certificates.str(certificates::CERT_SERIAL, c).expect("required");
-    revs.chunks(OUT_BATCH).map(move |chunk| {
-        let mut b = (
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
-        let (mut ordered, mut received, mut upgraded) = (ts_builder(), ts_builder(), ts_builder());
-        let mut due = Date32Builder::new();
-        let mut serials = ListBuilder::new(StringBuilder::new());
-        for (card, certs) in chunk {
-            let i = *card as usize;
-            b.0.append_value(ids.value(i));
-            b.1.append_value(&e.orgs.ids[e.card_org[i] as usize]);
-            b.2.append_option(t.str(cards::CARE_UNIT, i));
-            b.3.append_value(card_type_label(t.labels(cards::CARD_TYPE)[i]));
-            b.4.append_value(status_label(t.labels(cards::STATUS)[i]));
-            b.5.append_value(revoke_rule(e, i));
-            ordered.append_option(t.times(cards::ORDERED_AT).get(i));
-            received.append_option(t.times(cards::RECEIVED_AT).get(i));
-            upgraded.append_option(t.times(cards::UPGRADED_AT).get(i));
-            due.append_option(e.outcomes[i].issuance_due);
-            for &c in certs {
-                serials.values().append_value(serial(c as usize));
-            }
-            serials.append(true);
-        }
-        batch(
-            schema::revocation_candidates(),
-            vec![
-                Arc::new(b.0.finish()),
-                Arc::new(b.1.finish()),
-                Arc::new(b.2.finish()),
-                Arc::new(b.3.finish()),
-                Arc::new(b.4.finish()),
-                Arc::new(b.5.finish()),
-                Arc::new(ordered.finish()),
-                Arc::new(received.finish()),
-                Arc::new(upgraded.finish()),
-                Arc::new(due.finish()),
-                Arc::new(serials.finish()),
-            ],
-        )
-    })
-}
-
-/// `revocation_certificates`, a batch of [`OUT_BATCH`] certificates at a time, each made
-/// when the writer asks for it.
-pub fn revocation_certificates<'a>(
-    d: &'a Ingested,
-    e: &'a Evaluation,
-    revoked: &'a RevokedCertificates,
-    revs: &'a [(u32, Vec<u32>)],
-) -> impl Iterator<Item = RecordBatch> + 'a {
-    let ids = d.cards.text(cards::CARD_ID);
-    let certs = &revoked.certificates;
-    let serial = move |c: usize| certs.str(certificates::CERT_SERIAL, c).expect("required");
-    let rows = revs.iter().flat_map(|(card, certs)| certs.iter().map(move |&c| (*card as usize, c as usize)));
-    in_chunks(rows, OUT_BATCH).map(move |chunk| {
-        let mut cols: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
-        for &(card, c) in &chunk {
-            cols[0].append_value(&e.orgs.ids[e.card_org[card] as usize]);
-            cols[1].append_value(ids.value(card));
-            cols[2].append_option(certs.str(certificates::ISSUER, c));
-            cols[3].append_value(serial(c));
-            cols[4].append_value(revoke_rule(e, card));
-        }
-        batch(schema::revocation_certificates(), cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect())
-    })
 }
 
 /// `items` in chunks of `n` (the last one shorter), each collected as it is asked for.
