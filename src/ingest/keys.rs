@@ -65,8 +65,9 @@ pub struct CertKeyText {
 /// allocator seems to hold more tightly: not pinned down). Keys that differ share 56
 /// bits by chance in ~n²/2⁵⁷ pairs of n certificates (~0.01 at 45M, ~1.4 at 450M).
 /// Like any rows sharing a hash, such rows are read again and told apart by their text,
-/// so the width costs only time: a read again hashes the whole file again (0.7 s at
-/// 45M), which is why 6 bytes (a pair or more in most runs at 45M) was not taken.
+/// so the width costs only time: the row groups or CSV pieces that hold them are read
+/// again. 6 bytes would give 3–4 pairs a run at 45M and ~360 at 450M, most of the
+/// certificates file read again there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeptHash([u8; 7]);
 
@@ -92,9 +93,20 @@ pub fn cert_key_hashes(part: &Table) -> Vec<KeptHash> {
     (0..part.len())
         .map(|i| {
             let issuer = issuer_hash.get(ids[i] as usize).copied();
-            KeptHash::new(hash_of((issuer, serial.is_valid(i).then(|| serial.value(i)))))
+            key_hash(issuer, serial.is_valid(i).then(|| serial.value(i)))
         })
         .collect()
+}
+
+/// The key hash of one certificate, its issuer's text already hashed.
+fn key_hash(issuer: Option<u64>, serial: Option<&str>) -> KeptHash {
+    KeptHash::new(hash_of((issuer, serial)))
+}
+
+/// The key hash [`cert_key_hashes`] gives a certificate of this issuer and serial.
+#[cfg(test)]
+pub fn cert_key_hash(issuer: Option<&str>, serial: Option<&str>) -> KeptHash {
+    key_hash(issuer.map(hash_of), serial)
 }
 
 /// A certificate row read again for the key checks: its key, and its card and derived
@@ -108,15 +120,19 @@ pub struct ReadAgain {
 
 /// DUPLICATE_KEY, then UNKNOWN_CARD among the rows left, on certificates that were
 /// counted as they were read and kept only a key hash: rows whose hashes are equal have
-/// their keys read again (`again`, by their sources) and compared, so a duplicate is
-/// only ever a row whose key text equals an earlier row's. Each duplicate's count is
-/// taken back (`discount`, with its card and byte as read again). Returns the texts
-/// kept, without the rejected rows.
+/// their keys read again (`again`, by their sources, each with the hash its key had on
+/// the first read, which the key read again must still have) and compared, so a
+/// duplicate is only ever a row whose key text equals an earlier row's. Each
+/// duplicate's count is taken back (`discount`, with its card and byte as read again),
+/// once `confirm` has vouched for the files the duplicates were read again from (their
+/// cards and bytes, unlike their keys, have nothing from the first read to be checked
+/// against). Returns the texts kept, without the rejected rows.
 pub fn dedup_certificates(
     read: CertsRead,
     files: &[InputFileInfo],
     quarantine: &mut Vec<QuarantineRow>,
-    again: impl FnOnce(&[RowRef]) -> Result<KeyMap<RowRef, ReadAgain>>,
+    again: impl FnOnce(&[(RowRef, KeptHash)]) -> Result<KeyMap<RowRef, ReadAgain>>,
+    confirm: impl FnOnce(&[RowRef]) -> Result<()>,
     discount: impl Fn(u32, u8),
 ) -> Result<Parts> {
     let CertsRead { rows, key_hashes, mut texts } = read;
@@ -127,8 +143,15 @@ pub fn dedup_certificates(
     // The hashes were kept, so a pass costs only a look at each: four passes.
     let part_hashes = |p: usize| key_hashes[p].iter().map(|h| h.get()).collect();
     let shared = shared_hashes(&rows, part_hashes, row_hash, 2);
+    let sources: Vec<(RowRef, KeptHash)> = shared
+        .iter()
+        .flatten()
+        .map(|&row| {
+            let (p, r) = rows.locate_part(row as usize);
+            (rows.source(row as usize), key_hashes[p][r])
+        })
+        .collect();
     drop(key_hashes);
-    let sources: Vec<RowRef> = shared.iter().flatten().map(|&row| rows.source(row as usize)).collect();
     let read_again = if sources.is_empty() { KeyMap::default() } else { again(&sources)? };
     let key = |row: u32| &read_again[&rows.source(row as usize)].key;
     let order = |a: u32, b: u32| key(a).cmp(key(b));
@@ -137,6 +160,11 @@ pub fn dedup_certificates(
     let duplicates: KeyMap<RowRef, ()> =
         keep.iter().enumerate().filter(|(_, k)| !**k).map(|(row, _)| (rows.source(row), ())).collect();
     drop((keep, rows));
+    if !duplicates.is_empty() {
+        let mut sources: Vec<RowRef> = duplicates.keys().copied().collect();
+        sources.sort_unstable();
+        confirm(&sources)?;
+    }
     for source in duplicates.keys() {
         let row = &read_again[source];
         discount(row.card, row.byte);
@@ -498,6 +526,78 @@ mod tests {
             let mut got = duplicate_pairs_in_passes(pass_bits, groups.len(), |g| groups[g].to_vec(), row_hash, order);
             got.sort_unstable();
             assert_eq!(got, [(2, 0), (4, 1), (5, 3)], "{pass_bits} pass bits");
+        }
+    }
+
+    /// Only rows that share a kept hash are read again, each with that hash; different
+    /// keys sharing one by chance cost nothing more, and the files are vouched for
+    /// ([`dedup_certificates`]' `confirm`) only when a duplicate's count is to be taken
+    /// back, before it is.
+    #[test]
+    fn certificates_read_again_are_confirmed_only_for_duplicates() {
+        use std::cell::RefCell;
+        let def = crate::schema::CERTIFICATES;
+        let part = |first: u64| {
+            let mut t = Table::empty(def);
+            t.columns.fill(super::super::table::ColumnData::Gone);
+            t.source = super::super::table::Sources::run(0, first, 3);
+            t
+        };
+        let files = [InputFileInfo {
+            table: "certificates",
+            rel: "certificates.parquet".into(),
+            path: "certificates.parquet".into(),
+            sha256: String::new(),
+            rows: 6,
+            quarantined: 0,
+        }];
+        // Rows 1 and 3 share a hash by chance; rows 4 and 5 have one key.
+        let serials = ["a", "b", "z", "c", "c", "d"];
+        let hashes = [1u64, 2, 1, 3, 3, 4].map(|h| KeptHash::new(h << 40));
+        for (real, confirmed) in [(true, Ok(())), (false, Ok(())), (true, Err(()))] {
+            let serial = |row: u64| if !real && row == 5 { "e" } else { serials[row as usize - 1] };
+            let read = CertsRead {
+                rows: Parts::new(def, vec![part(1), part(4)]),
+                key_hashes: vec![hashes[..3].to_vec(), hashes[3..].to_vec()],
+                texts: Parts::new(def, Vec::new()),
+            };
+            let (asked, confirms, discounted) =
+                (RefCell::new(Vec::new()), RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+            let again = |rows: &[(RowRef, KeptHash)]| {
+                asked.borrow_mut().extend(rows.iter().map(|&(r, h)| (r.row(), h)));
+                let key = |r: RowRef| CertKeyText { issuer: Some("CA".into()), serial: Some(serial(r.row()).into()) };
+                Ok(rows.iter().map(|&(r, _)| (r, ReadAgain { key: key(r), card: r.row() as u32, byte: 7 })).collect())
+            };
+            let confirm = |rows: &[RowRef]| {
+                confirms.borrow_mut().extend(rows.iter().map(|r| r.row()));
+                confirmed
+                    .map_err(|()| crate::error::Error::input(std::path::Path::new("certificates.parquet"), "changed"))
+            };
+            let mut quarantine = Vec::new();
+            let result = dedup_certificates(read, &files, &mut quarantine, again, confirm, |c, b| {
+                discounted.borrow_mut().push((c, b))
+            });
+            let mut asked = asked.into_inner();
+            asked.sort_unstable_by_key(|&(row, _)| row);
+            let want: Vec<(u64, KeptHash)> = [1u64, 3, 4, 5].iter().map(|&r| (r, hashes[r as usize - 1])).collect();
+            assert_eq!(asked, want, "real {real}");
+            let dups: Vec<u64> = quarantine.iter().map(|q| q.row).collect();
+            match (real, confirmed) {
+                (true, Ok(())) => {
+                    result.unwrap();
+                    assert_eq!(dups, [5]);
+                    assert_eq!(confirms.into_inner(), [5]);
+                    assert_eq!(discounted.into_inner(), [(5, 7)]);
+                }
+                (false, _) => {
+                    result.unwrap();
+                    assert!(dups.is_empty() && confirms.into_inner().is_empty() && discounted.into_inner().is_empty());
+                }
+                (true, Err(())) => {
+                    assert!(result.is_err());
+                    assert!(discounted.into_inner().is_empty(), "nothing taken back from a file that changed");
+                }
+            }
         }
     }
 

@@ -167,7 +167,7 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
     })?;
     data.quarantine.append(&mut q);
     stage(Stage::Keys);
-    let again = |rows: &[RowRef]| {
+    let again = |rows: &[(RowRef, keys::KeptHash)]| {
         let list = |file: u32| {
             let k = (file - first_file) as usize;
             (&certificate_files[k], &pieces[k][..])
@@ -177,8 +177,10 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
         // builds it again, after the key hashes are let go.
         with_card_index(ids, derive, |reading| reread_cert_keys(rows, list, &data.files, &zone, batch_rows, reading))
     };
+    let confirm = |rows: &[RowRef]| confirm_unchanged(rows, &data.files);
     let discount = |card: u32, byte: u8| derive.discount(card, byte);
-    data.certificate_texts = keys::dedup_certificates(read, &data.files, &mut data.quarantine, again, discount)?;
+    data.certificate_texts =
+        keys::dedup_certificates(read, &data.files, &mut data.quarantine, again, confirm, discount)?;
     for row in &data.quarantine {
         data.files[row.file as usize].quarantined += 1;
     }
@@ -271,10 +273,14 @@ fn next_file(files: &[InputFileInfo], f: &InputFile) -> Result<u32> {
 /// where the first read found its pieces) and resolved and classified as `reading`
 /// does: the key checks keep only a hash per certificate and confirm rows whose hashes
 /// are equal by their text. Only the Parquet row groups' pages and the CSV pieces that
-/// hold the rows are read, and each file is hashed again beside them: a file whose
-/// bytes changed since the first read fails the run.
+/// hold the rows are read. Each row comes with the hash its key had on the first read:
+/// a row whose key read again hashes otherwise, or that is not found, fails the run (the
+/// file changed). The cards and bytes read again are vouched for by
+/// [`confirm_unchanged`], which the key checks call only for rows found to be
+/// duplicates: different keys sharing a kept hash by chance (~1.4 pairs a run at 450M
+/// certificates) no longer cost hashing the whole file again (~10 s at 100M cards).
 fn reread_cert_keys<'a>(
-    rows: &[RowRef],
+    rows: &[(RowRef, keys::KeptHash)],
     list: impl Fn(u32) -> (&'a InputFile, &'a [csv::PieceSpan]),
     files: &[InputFileInfo],
     zone: &Zone,
@@ -282,14 +288,14 @@ fn reread_cert_keys<'a>(
     reading: &CertReading<'_>,
 ) -> Result<KeyMap<RowRef, keys::ReadAgain>> {
     let table = &schema::CERTIFICATES;
-    let wanted: KeyMap<RowRef, ()> = rows.iter().map(|&r| (r, ())).collect();
-    let mut by_file: Vec<u32> = rows.iter().map(|r| r.file()).collect();
+    let wanted: KeyMap<RowRef, keys::KeptHash> = rows.iter().copied().collect();
+    let mut by_file: Vec<u32> = rows.iter().map(|(r, _)| r.file()).collect();
     by_file.sort_unstable();
     by_file.dedup();
     let mut found = KeyMap::default();
     for file in by_file {
-        let ((f, pieces), info) = (list(file), &files[file as usize]);
-        let mut listed: Vec<u64> = rows.iter().filter(|r| r.file() == file).map(|r| r.row()).collect();
+        let (f, pieces) = list(file);
+        let mut listed: Vec<u64> = rows.iter().filter(|(r, _)| r.file() == file).map(|(r, _)| r.row()).collect();
         listed.sort_unstable();
         let convert = |b: RawBatch| {
             if !(0..b.len).any(|i| wanted.contains_key(&RowRef::new(file, b.rows.get(i)))) {
@@ -297,38 +303,58 @@ fn reread_cert_keys<'a>(
             }
             let (mut t, _) = convert_batch(&b, table, zone, Some(&reading.resolve));
             t.derive(reading.derive);
+            let hashes = keys::cert_key_hashes(&t);
             let cards = t.indices(cols::certificates::CARD);
             (0..t.len())
-                .filter(|&r| wanted.contains_key(&t.source.get(r)))
-                .map(|r| {
+                .filter_map(|r| {
+                    let source = t.source.get(r);
+                    let kept = *wanted.get(&source)?;
                     let text = |c| t.str(c, r).map(str::to_string);
                     let serial = t.str(cols::certificates::CERT_SERIAL, r).map(str::to_string);
                     let key = keys::CertKeyText { issuer: text(cols::certificates::ISSUER), serial };
-                    (t.source.get(r), keys::ReadAgain { key, card: cards[r], byte: t.derived[r] })
+                    let again = keys::ReadAgain { key, card: cards[r], byte: t.derived[r] };
+                    Some((source, again, hashes[r] == kept))
                 })
                 .collect()
         };
-        let (sha256, batches) = rayon::join(
-            || file_sha256(&f.path),
-            || match f.format {
-                Format::Parquet => parquet::read_parquet_rows(&f.path, table, file, &listed, batch_rows, convert),
-                Format::Csv => csv::read_csv_rows(&f.path, table, file, pieces, &listed, batch_rows, convert),
-            },
-        );
-        // A changed file is named as such, whatever reading it again made of it.
-        if sha256? != info.sha256 {
-            return Err(Error::input(
-                &f.path,
-                "changed while the sweep was reading it (its SHA-256 differs on a second read)",
-            ));
+        let batches = match f.format {
+            Format::Parquet => parquet::read_parquet_rows(&f.path, table, file, &listed, batch_rows, convert),
+            Format::Csv => csv::read_csv_rows(&f.path, table, file, pieces, &listed, batch_rows, convert),
+        }?;
+        for (source, again, same) in batches.into_iter().flatten() {
+            if !same {
+                let why =
+                    format!("changed while the sweep was reading it (row {} differs on a second read)", source.row());
+                return Err(Error::input(&f.path, why));
+            }
+            found.insert(source, again);
         }
-        found.extend(batches?.into_iter().flatten());
     }
-    if let Some(missing) = rows.iter().find(|r| !found.contains_key(r)) {
+    if let Some((missing, _)) = rows.iter().find(|(r, _)| !found.contains_key(r)) {
         let f = &files[missing.file() as usize];
         return Err(Error::input(&f.path, format!("row {} could not be read again", missing.row())));
     }
     Ok(found)
+}
+
+/// Hashes again each file that `rows` were read again from ([`reread_cert_keys`]): a
+/// file whose SHA-256 is no longer the first read's fails the run by name, since the
+/// cards and bytes read again from it, by which duplicates' counts are taken back, may
+/// not be those the first read counted.
+fn confirm_unchanged(rows: &[RowRef], files: &[InputFileInfo]) -> Result<()> {
+    let mut by_file: Vec<u32> = rows.iter().map(|r| r.file()).collect();
+    by_file.sort_unstable();
+    by_file.dedup();
+    for file in by_file {
+        let info = &files[file as usize];
+        if file_sha256(&info.path)? != info.sha256 {
+            return Err(Error::input(
+                &info.path,
+                "changed while the sweep was reading it (its SHA-256 differs on a second read)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads one table's files (not the certificates: [`read_certificates`]): their valid
@@ -446,7 +472,8 @@ mod tests {
     }
 
     /// Parquet has a row index, so only the rows asked for are read again: across row
-    /// groups, past a row with a bad value, the file hashed as it is read.
+    /// groups, past a row with a bad value, each checked against the hash its key had
+    /// on the first read; the file is hashed again on request.
     #[test]
     fn parquet_certificate_keys_are_read_again_by_row() {
         let dir = tempfile::tempdir().unwrap();
@@ -469,8 +496,10 @@ mod tests {
                 issuer: Some(issuer.into()),
                 serial: Some(serial.into()),
             };
+            let kept = |row, issuer, serial| (RowRef::new(0, row), keys::cert_key_hash(Some(issuer), Some(serial)));
             for batch_rows in [1, 64] {
-                let rows = [RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 3), RowRef::new(0, 4)];
+                let rows = [kept(5, "SITHS e-id CA", "S5"), kept(1, "SITHS e-id CA", "S1"), kept(3, "Region CA", "S3")];
+                let rows = [&rows[..], &[kept(4, "SITHS e-id CA", "S4")]].concat();
                 let got = reread_cert_keys(&rows, |_| (&f, &[]), &files, zone, batch_rows, reading).unwrap();
                 assert_eq!(got.len(), 4);
                 assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", "S1"));
@@ -483,13 +512,17 @@ mod tests {
                 let (card, byte) = (got[&RowRef::new(0, 5)].card, got[&RowRef::new(0, 5)].byte);
                 assert_eq!((card, byte), (4, state(crate::rules::IssuerKind::CardIssuer, true)));
             }
-            let again = |rows: &[RowRef], files: &[InputFileInfo]| {
-                reread_cert_keys(rows, |_| (&f, &[]), files, zone, 64, reading)
-            };
-            let e = again(&[RowRef::new(0, 2)], &files).unwrap_err().to_string();
+            let again =
+                |rows: &[(RowRef, keys::KeptHash)]| reread_cert_keys(rows, |_| (&f, &[]), &files, zone, 64, reading);
+            let e = again(&[kept(2, "SITHS e-id CA", "S2")]).unwrap_err().to_string();
             assert!(e.contains("row 2 could not be read again"), "{e}");
-            let e = again(&[RowRef::new(0, 4)], &[info("0".repeat(64))]).unwrap_err();
-            assert!(e.to_string().contains("changed while the sweep was reading it"), "{e}");
+            // A row whose key is not the one the first read hashed: the file changed.
+            let e = again(&[kept(4, "SITHS e-id CA", "S5")]).unwrap_err().to_string();
+            assert!(e.contains("changed while the sweep was reading it (row 4 differs on a second read)"), "{e}");
+            // The cards read again are vouched for by the file's hash, checked on request.
+            confirm_unchanged(&[RowRef::new(0, 4)], &files).unwrap();
+            let e = confirm_unchanged(&[RowRef::new(0, 4)], &[info("0".repeat(64))]).unwrap_err().to_string();
+            assert!(e.contains("certificates.parquet") && e.contains("its SHA-256 differs on a second read"), "{e}");
         })
     }
 
@@ -497,7 +530,7 @@ mod tests {
     /// are equal again, by row number, from the CSV pieces the first read found them in
     /// (the file starts with a byte order mark, so no piece starts at its offset 0):
     /// past malformed records and rows with bad values, whatever the pieces' sizes, and
-    /// only from the file the first read hashed.
+    /// only with the keys the first read hashed.
     #[test]
     fn certificate_keys_are_read_again_by_row_and_a_changed_file_fails() {
         let dir = tempfile::tempdir().unwrap();
@@ -518,11 +551,14 @@ mod tests {
                 let cutting = csv::Cutting { batch_rows, block: 7, piece_bytes };
                 let pieces = csv::read_csv_file(&path, table, 0, cutting, |b| b).unwrap().pieces;
                 assert!(piece_bytes > 1000 || pieces.len() > 1, "{pieces:?}");
-                let again = |rows: &[RowRef], files: &[InputFileInfo]| {
-                    reread_cert_keys(rows, |_| (&f, &pieces[..]), files, zone, batch_rows, reading)
+                let again = |rows: &[(RowRef, keys::KeptHash)]| {
+                    reread_cert_keys(rows, |_| (&f, &pieces[..]), &files, zone, batch_rows, reading)
                 };
+                let kept = |row, issuer, serial| (RowRef::new(0, row), keys::cert_key_hash(Some(issuer), Some(serial)));
                 // Row 4's serial is quoted, with a comma, a line end and doubled quotes in it.
-                let got = again(&[RowRef::new(0, 5), RowRef::new(0, 1), RowRef::new(0, 4)], &files).unwrap();
+                let rows =
+                    [kept(5, "Other", "S5"), kept(1, "SITHS e-id CA", "S1"), kept(4, "SITHS e-id CA", "S4,\"x\n\"")];
+                let got = again(&rows).unwrap();
                 assert_eq!(got.len(), 3);
                 assert_eq!(got[&RowRef::new(0, 1)].key, key("SITHS e-id CA", Some("S1")));
                 assert_eq!(got[&RowRef::new(0, 4)].key, key("SITHS e-id CA", Some("S4,\"x\n\"")));
@@ -532,14 +568,19 @@ mod tests {
                 // Row 2 is malformed and row 3 has a bad not_after: neither passed the first
                 // read, so neither can be asked for; a file that changed fails by name.
                 for row in [2, 3] {
-                    let e = again(&[RowRef::new(0, row)], &files).unwrap_err().to_string();
+                    let e = again(&[kept(row, "Region CA", "S3")]).unwrap_err().to_string();
                     assert!(
                         e.contains("certificates.csv") && e.contains(&format!("row {row} could not be read again")),
                         "{e}"
                     );
                 }
-                let e = again(&[RowRef::new(0, 1)], &[info("0".repeat(64))]).unwrap_err().to_string();
-                assert!(e.contains("certificates.csv") && e.contains("changed while the sweep was reading it"), "{e}");
+                let e = again(&[kept(1, "SITHS e-id CA", "S5")]).unwrap_err().to_string();
+                assert!(
+                    e.contains("certificates.csv") && e.contains("changed while the sweep was reading it (row 1"),
+                    "{e}"
+                );
+                let e = confirm_unchanged(&[RowRef::new(0, 1)], &[info("0".repeat(64))]).unwrap_err().to_string();
+                assert!(e.contains("certificates.csv") && e.contains("its SHA-256 differs on a second read"), "{e}");
                 // Pieces that no longer hold their records are an error, not a panic.
                 let shifted = format!("{}\n", body.replace("S1,C1", "S1,\"C\n1\""));
                 let moved = dir.path().join("moved.csv");
