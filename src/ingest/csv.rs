@@ -404,8 +404,15 @@ impl Parse<'_> {
         let text = piece.text()?;
         let mut records = Records::new(text);
         let (mut batches, mut malformed) = (Vec::new(), Vec::new());
-        let mut builders: Vec<Option<StringBuilder>> =
-            self.positions.iter().map(|p| p.map(|_| StringBuilder::new())).collect();
+        // Sized for the piece's first batch at ~16 bytes a value; later batches are
+        // sized by the one before ([`Parse::batch`]): grown by doubling from arrow's
+        // default, every column of every batch was copied several times over.
+        let first_rows = self.batch_rows.min(piece.records as usize);
+        let mut builders: Vec<Option<StringBuilder>> = self
+            .positions
+            .iter()
+            .map(|p| p.map(|_| StringBuilder::with_capacity(first_rows, first_rows * 16)))
+            .collect();
         let mut rows = Vec::new();
         let mut scratch = String::new();
         let mut n = piece.rows_before;
@@ -442,8 +449,20 @@ impl Parse<'_> {
     }
 
     /// The rows built so far as a batch; the builders start again empty.
+    /// The rows built so far as a batch; each builder starts again with room for a
+    /// batch like it (an eighth more text).
     fn batch(&self, builders: &mut [Option<StringBuilder>], rows: Vec<u64>) -> RawBatch {
-        let columns = builders.iter_mut().map(|b| b.as_mut().map(|b| Arc::new(b.finish()) as ArrayRef)).collect();
+        let columns = builders
+            .iter_mut()
+            .map(|b| {
+                b.as_mut().map(|b| {
+                    let done = b.finish();
+                    let text = done.value_data().len();
+                    *b = StringBuilder::with_capacity(self.batch_rows, text + text / 8);
+                    Arc::new(done) as ArrayRef
+                })
+            })
+            .collect();
         RawBatch {
             file: self.file,
             len: rows.len(),
