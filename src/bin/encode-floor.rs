@@ -6,16 +6,26 @@
 //! this reader and writer; `scripts/bench.sh` reports both.
 //!
 //! usage: encode-floor SWEEP_OUTPUT_DIR [THREADS]
+//!        encode-floor --by-column SWEEP_OUTPUT_DIR
+//!
+//! `--by-column` writes each column alone, as the sink writes it (one-column files, same
+//! properties), on one thread, and prints the seconds and bytes of each: where the
+//! encoding work goes (BENCHMARKS.md, the dictionary columns' share).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use siths_sweep::output::{card_decisions_sink, files::read_output};
+use siths_sweep::output::card_decisions_sink;
+use siths_sweep::output::files::{ParquetSink, read_output};
 use siths_sweep::schema::CARD_DECISIONS;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: encode-floor SWEEP_OUTPUT_DIR [THREADS]";
+    let mut args = std::env::args().skip(1).peekable();
+    let usage = "usage: encode-floor [--by-column] SWEEP_OUTPUT_DIR [THREADS]";
+    if args.next_if_eq("--by-column").is_some() {
+        by_column(&PathBuf::from(args.next().expect(usage)));
+        return;
+    }
     let out = PathBuf::from(args.next().expect(usage));
     let threads = args.next().map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -55,4 +65,40 @@ fn main() {
         "encode-floor: {rows} card decisions in {took:.3} s ({threads} threads){}",
         if same { "" } else { "; NOT the bytes the sweep wrote" }
     );
+}
+
+/// Each column of `card_decisions.parquet` encoded alone on one thread: its seconds and
+/// its file's bytes.
+fn by_column(out: &std::path::Path) {
+    use std::sync::Arc;
+    let path = out.join(CARD_DECISIONS.parquet_file());
+    let (schema, batches) = read_output(&path).expect("a sweep's card_decisions.parquet");
+    let batches: Vec<_> = batches.collect::<Result<_, _>>().expect("readable");
+    let scratch = out.with_file_name(format!(".encode-floor-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch folder");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
+    let mut total = 0.0;
+    for (c, field) in schema.fields().iter().enumerate() {
+        let one = Arc::new(arrow_schema::Schema::new(vec![field.clone()]));
+        let columns: Vec<_> = batches
+            .iter()
+            .map(|b| arrow_array::RecordBatch::try_new(one.clone(), vec![b.column(c).clone()]).expect("one column"))
+            .collect();
+        let unique: Vec<&str> = CARD_DECISIONS.unique.iter().copied().filter(|u| u == field.name()).collect();
+        let started = Instant::now();
+        pool.install(|| {
+            let mut sink = ParquetSink::create(&scratch, field.name(), &one, &unique, &[])?;
+            for b in &columns {
+                sink.write(b)?;
+            }
+            sink.finish()
+        })
+        .expect("written");
+        let took = started.elapsed().as_secs_f64();
+        total += took;
+        let bytes = std::fs::metadata(scratch.join(field.name())).expect("written").len();
+        println!("encode-floor: column {:<18} {took:.3} s {bytes:>12} bytes", field.name());
+    }
+    std::fs::remove_dir_all(&scratch).expect("scratch folder removed");
+    println!("encode-floor: all columns, one at a time on one thread: {total:.3} s");
 }
