@@ -177,7 +177,11 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
         // builds it again, after the key hashes are let go.
         with_card_index(ids, derive, |reading| reread_cert_keys(rows, list, &data.files, &zone, batch_rows, reading))
     };
-    let confirm = |rows: &[RowRef]| confirm_unchanged(rows, &data.files);
+    let confirm = |rows: &[RowRef]| {
+        let mut read_from: Vec<u32> = rows.iter().map(|r| r.file()).collect();
+        read_from.dedup();
+        read_from.into_iter().try_for_each(|file| confirm_unchanged(file, &data.files))
+    };
     let discount = |card: u32, byte: u8| derive.discount(card, byte);
     data.certificate_texts =
         keys::dedup_certificates(read, &data.files, &mut data.quarantine, again, confirm, discount)?;
@@ -320,7 +324,9 @@ fn reread_cert_keys<'a>(
         let batches = match f.format {
             Format::Parquet => parquet::read_parquet_rows(&f.path, table, file, &listed, batch_rows, convert),
             Format::Csv => csv::read_csv_rows(&f.path, table, file, pieces, &listed, batch_rows, convert),
-        }?;
+        };
+        // A file that no longer reads is named as changed if it did.
+        let batches = batches.or_else(|e| confirm_unchanged(file, files).and(Err(e)))?;
         for (source, again, same) in batches.into_iter().flatten() {
             if !same {
                 let why =
@@ -337,22 +343,17 @@ fn reread_cert_keys<'a>(
     Ok(found)
 }
 
-/// Hashes again each file that `rows` were read again from ([`reread_cert_keys`]): a
-/// file whose SHA-256 is no longer the first read's fails the run by name, since the
-/// cards and bytes read again from it, by which duplicates' counts are taken back, may
-/// not be those the first read counted.
-fn confirm_unchanged(rows: &[RowRef], files: &[InputFileInfo]) -> Result<()> {
-    let mut by_file: Vec<u32> = rows.iter().map(|r| r.file()).collect();
-    by_file.sort_unstable();
-    by_file.dedup();
-    for file in by_file {
-        let info = &files[file as usize];
-        if file_sha256(&info.path)? != info.sha256 {
-            return Err(Error::input(
-                &info.path,
-                "changed while the sweep was reading it (its SHA-256 differs on a second read)",
-            ));
-        }
+/// Hashes file number `file` again: if its SHA-256 is no longer the first read's, the
+/// run fails by the file's name. The key checks ask this of every file a duplicate was
+/// read again from ([`reread_cert_keys`]) before its count is taken back, since the
+/// card and byte read again may not be those the first read counted.
+fn confirm_unchanged(file: u32, files: &[InputFileInfo]) -> Result<()> {
+    let info = &files[file as usize];
+    if file_sha256(&info.path)? != info.sha256 {
+        return Err(Error::input(
+            &info.path,
+            "changed while the sweep was reading it (its SHA-256 differs on a second read)",
+        ));
     }
     Ok(())
 }
@@ -520,8 +521,12 @@ mod tests {
             let e = again(&[kept(4, "SITHS e-id CA", "S5")]).unwrap_err().to_string();
             assert!(e.contains("changed while the sweep was reading it (row 4 differs on a second read)"), "{e}");
             // The cards read again are vouched for by the file's hash, checked on request.
-            confirm_unchanged(&[RowRef::new(0, 4)], &files).unwrap();
-            let e = confirm_unchanged(&[RowRef::new(0, 4)], &[info("0".repeat(64))]).unwrap_err().to_string();
+            confirm_unchanged(0, &files).unwrap();
+            let e = confirm_unchanged(0, &[info("0".repeat(64))]).unwrap_err().to_string();
+            assert!(e.contains("certificates.parquet") && e.contains("its SHA-256 differs on a second read"), "{e}");
+            // A file that no longer reads at all is named as changed, not as unreadable.
+            std::fs::write(&path, "not Parquet any more").unwrap();
+            let e = again(&[kept(4, "SITHS e-id CA", "S4")]).unwrap_err().to_string();
             assert!(e.contains("certificates.parquet") && e.contains("its SHA-256 differs on a second read"), "{e}");
         })
     }
@@ -579,7 +584,7 @@ mod tests {
                     e.contains("certificates.csv") && e.contains("changed while the sweep was reading it (row 1"),
                     "{e}"
                 );
-                let e = confirm_unchanged(&[RowRef::new(0, 1)], &[info("0".repeat(64))]).unwrap_err().to_string();
+                let e = confirm_unchanged(0, &[info("0".repeat(64))]).unwrap_err().to_string();
                 assert!(e.contains("certificates.csv") && e.contains("its SHA-256 differs on a second read"), "{e}");
                 // Pieces that no longer hold their records are an error, not a panic.
                 let shifted = format!("{}\n", body.replace("S1,C1", "S1,\"C\n1\""));
