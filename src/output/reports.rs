@@ -43,38 +43,72 @@ pub fn org_order(e: &Evaluation) -> (Vec<u32>, Vec<u32>) {
 }
 
 /// Cards sorted by (org_id, card_id); card_ids are unique, so the order is total.
-///
-/// Sorted as integers: the organisation's rank and the first eight bytes of the card_id
-/// (big-endian, zero-padded, so integer order is byte order) in one `u128` with the
-/// card's index, no indirection per comparison. Cards whose keys tie (card_ids sharing
-/// their first eight bytes) are then ordered by their whole card_id.
 pub fn card_order(d: &Ingested, e: &Evaluation, org_rank: &[u32]) -> Vec<u32> {
     let rank: Vec<u32> = e.card_org.par_iter().map(|&o| org_rank[o as usize]).collect();
     sort_by_rank_then_id(d.cards.text(cards::CARD_ID), &rank)
 }
 
-/// Row indices sorted by (`rank[i]`, `ids[i]` bytes, i).
+/// Row indices sorted by (`rank[i]`, `ids[i]` bytes, i): counted into one bucket per
+/// rank (organisations are few beside cards), then each bucket sorted on its own
+/// ([`sort_by_id`]), the buckets in parallel. One sort of every card's key took 0.43 s
+/// at 10M cards on two threads, its last passes on one.
 fn sort_by_rank_then_id(ids: &TextColumn, rank: &[u32]) -> Vec<u32> {
-    let key = |i: usize| -> u128 {
+    let buckets = rank.par_iter().max().map_or(0, |&m| m as usize + 1);
+    let mut starts = vec![0usize; buckets + 1];
+    for &r in rank {
+        starts[r as usize + 1] += 1;
+    }
+    for b in 0..buckets {
+        starts[b + 1] += starts[b];
+    }
+    let mut order = vec![0u32; rank.len()];
+    let mut next = starts.clone();
+    for (i, &r) in rank.iter().enumerate() {
+        order[next[r as usize]] = i as u32;
+        next[r as usize] += 1;
+    }
+    let mut pieces = Vec::with_capacity(buckets);
+    let mut rest = &mut order[..];
+    for w in starts.windows(2) {
+        let (piece, after) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+        pieces.push(piece);
+        rest = after;
+    }
+    pieces.into_par_iter().for_each(|rows| sort_by_id(ids, rows));
+    order
+}
+
+/// Sorts `rows` (ascending) by (`ids` bytes, index). Sorted as integers: the first
+/// eight bytes of the card_id (big-endian, zero-padded, so integer order is byte order)
+/// in one `u128` with the index, no indirection per comparison; rows whose keys tie
+/// (card_ids sharing their first eight bytes) are then ordered by their whole card_id.
+fn sort_by_id(ids: &TextColumn, rows: &mut [u32]) {
+    let key = |i: u32| -> u128 {
         let mut prefix = [0u8; 8];
-        let id = ids.value(i).as_bytes();
+        let id = ids.value(i as usize).as_bytes();
         let n = id.len().min(8);
         prefix[..n].copy_from_slice(&id[..n]);
-        (u128::from(rank[i]) << 96) | (u128::from(u64::from_be_bytes(prefix)) << 32) | i as u128
+        (u128::from(u64::from_be_bytes(prefix)) << 32) | u128::from(i)
     };
-    let mut keys: Vec<u128> = (0..rank.len()).into_par_iter().map(key).collect();
-    keys.par_sort_unstable();
-    let mut order: Vec<u32> = keys.iter().map(|&k| k as u32).collect();
+    let mut keys: Vec<u128> = rows.iter().map(|&i| key(i)).collect();
+    // A bucket of a few hundred thousand cards (one organisation's) sorts in parallel.
+    if keys.len() > 1 << 16 {
+        keys.par_sort_unstable();
+    } else {
+        keys.sort_unstable();
+    }
+    for (row, k) in rows.iter_mut().zip(&keys) {
+        *row = *k as u32;
+    }
     let mut start = 0;
     for run in keys.chunk_by(|a, b| a >> 32 == b >> 32) {
         if run.len() > 1 {
             // Stable, so equal ids stay in index order.
-            order[start..start + run.len()]
+            rows[start..start + run.len()]
                 .sort_by(|&a, &b| ids.value(a as usize).as_bytes().cmp(ids.value(b as usize).as_bytes()));
         }
         start += run.len();
     }
-    order
 }
 
 /// The values `card_decisions`' dictionary columns index, built once for all of its
@@ -494,18 +528,6 @@ pub fn quarantine(rows: &[QuarantineRow], files: &[InputFileInfo]) -> Vec<Record
 mod tests {
     use super::*;
 
-    /// Chunks are `n` long but the last, which is never empty; nothing is lost or repeated.
-    #[test]
-    fn chunks_cover_the_items_once_in_order() {
-        for len in [0, 1, 2, 3, 4, 5, 6, 7, 9] {
-            let chunks: Vec<Vec<usize>> = in_chunks(0..len, 3).collect();
-            assert_eq!(chunks.len(), len.div_ceil(3), "{len} items");
-            assert!(chunks.iter().rev().skip(1).all(|c| c.len() == 3), "{len} items");
-            assert!(chunks.last().is_none_or(|c| !c.is_empty()), "{len} items");
-            assert_eq!(chunks.concat(), (0..len).collect::<Vec<_>>());
-        }
-    }
-
     /// The integer sort orders exactly as comparing (rank, card_id bytes) would: ids
     /// sharing their first eight bytes, ids shorter than eight bytes, an id that is a
     /// prefix of another, a NUL byte (zero-padding must not make "AB" equal "AB\0"),
@@ -539,25 +561,28 @@ mod tests {
         }
     }
 
+    /// Ranks with gaps (some have no row), ids sharing prefixes, and a rank of more than
+    /// 65,536 rows, whose bucket is sorted in parallel.
     #[test]
     fn many_ranks_and_shared_prefixes_sort_as_a_plain_sort_does() {
         let mut rng = crate::generate::rng::Rng::new(7, 0);
-        let ids: Vec<String> = (0..3_000)
-            .map(|_| {
-                let len = rng.below(13);
-                (0..len).map(|_| ['A', 'B', '0', '\u{e9}'][rng.below(4) as usize]).collect()
-            })
-            .collect();
-        // Ranks 0..60 with gaps: some ranks have no row.
-        let rank: Vec<u32> = (0..ids.len()).map(|_| rng.below(30) as u32 * 2).collect();
-        let array = TextColumn::Small(arrow_array::StringArray::from(ids.clone()));
-        let got = sort_by_rank_then_id(&array, &rank);
-        let mut want: Vec<u32> = (0..ids.len() as u32).collect();
-        want.sort_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            (rank[a], ids[a].as_bytes(), a).cmp(&(rank[b], ids[b].as_bytes(), b))
-        });
-        assert_eq!(got, want);
+        for (rows, ranks) in [(3_000, 30), (150_000, 2)] {
+            let ids: Vec<String> = (0..rows)
+                .map(|_| {
+                    let len = rng.below(13);
+                    (0..len).map(|_| ['A', 'B', '0', '\u{e9}'][rng.below(4) as usize]).collect()
+                })
+                .collect();
+            let rank: Vec<u32> = (0..ids.len()).map(|_| rng.below(ranks) as u32 * 2).collect();
+            let array = TextColumn::Small(arrow_array::StringArray::from(ids.clone()));
+            let got = sort_by_rank_then_id(&array, &rank);
+            let mut want: Vec<u32> = (0..ids.len() as u32).collect();
+            want.sort_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                (rank[a], ids[a].as_bytes(), a).cmp(&(rank[b], ids[b].as_bytes(), b))
+            });
+            assert_eq!(got, want, "{rows} rows");
+        }
         assert!(
             sort_by_rank_then_id(&TextColumn::Small(arrow_array::StringArray::from(Vec::<String>::new())), &[])
                 .is_empty()
