@@ -528,6 +528,18 @@ pub fn quarantine(rows: &[QuarantineRow], files: &[InputFileInfo]) -> Vec<Record
 mod tests {
     use super::*;
 
+    /// Chunks are `n` long but the last, which is never empty; nothing is lost or repeated.
+    #[test]
+    fn chunks_cover_the_items_once_in_order() {
+        for len in [0, 1, 2, 3, 4, 5, 6, 7, 9] {
+            let chunks: Vec<Vec<usize>> = in_chunks(0..len, 3).collect();
+            assert_eq!(chunks.len(), len.div_ceil(3), "{len} items");
+            assert!(chunks.iter().rev().skip(1).all(|c| c.len() == 3), "{len} items");
+            assert!(chunks.last().is_none_or(|c| !c.is_empty()), "{len} items");
+            assert_eq!(chunks.concat(), (0..len).collect::<Vec<_>>());
+        }
+    }
+
     /// The integer sort orders exactly as comparing (rank, card_id bytes) would: ids
     /// sharing their first eight bytes, ids shorter than eight bytes, an id that is a
     /// prefix of another, a NUL byte (zero-padding must not make "AB" equal "AB\0"),
