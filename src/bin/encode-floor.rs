@@ -12,11 +12,15 @@
 //! properties), on one thread, and prints the seconds and bytes of each: where the
 //! encoding work goes (BENCHMARKS.md, the dictionary columns' share).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
 use siths_sweep::output::card_decisions_sink;
-use siths_sweep::output::files::{ParquetSink, read_output};
+use siths_sweep::output::files::{ParquetSink, Written, read_output};
 use siths_sweep::schema::CARD_DECISIONS;
 
 fn main() {
@@ -31,23 +35,11 @@ fn main() {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |t| t.parse().expect("THREADS is a number"),
     );
-    let path = out.join(CARD_DECISIONS.parquet_file());
-    let (_, batches) = read_output(&path).expect("a sweep's card_decisions.parquet");
-    let batches: Vec<_> = batches.collect::<Result<_, _>>().expect("readable");
+    let (_, batches) = card_decisions(&out);
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    // Beside the sweep's folder: the same file system the sweep wrote to and synced.
-    let scratch = out.with_file_name(format!(".encode-floor-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).expect("scratch folder");
+    let scratch = scratch(&out);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
-    let started = Instant::now();
-    let written = pool.install(|| {
-        let mut sink = card_decisions_sink(&scratch)?;
-        for b in &batches {
-            sink.write(b)?;
-        }
-        sink.finish()
-    });
-    let took = started.elapsed().as_secs_f64();
+    let (written, took) = timed_write(&pool, || card_decisions_sink(&scratch), &batches);
     std::fs::remove_dir_all(&scratch).expect("scratch folder removed");
     let written = written.expect("written");
     assert_eq!(written.rows, rows as u64);
@@ -67,34 +59,55 @@ fn main() {
     );
 }
 
-/// Each column of `card_decisions.parquet` encoded alone on one thread: its seconds and
-/// its file's bytes.
-fn by_column(out: &std::path::Path) {
-    use std::sync::Arc;
+/// The batches of a sweep's `card_decisions.parquet`, and its schema.
+fn card_decisions(out: &Path) -> (SchemaRef, Vec<RecordBatch>) {
     let path = out.join(CARD_DECISIONS.parquet_file());
     let (schema, batches) = read_output(&path).expect("a sweep's card_decisions.parquet");
-    let batches: Vec<_> = batches.collect::<Result<_, _>>().expect("readable");
+    (schema, batches.collect::<Result<_, _>>().expect("readable"))
+}
+
+/// A scratch folder beside the sweep's: the same file system the sweep wrote to and
+/// synced.
+fn scratch(out: &Path) -> PathBuf {
     let scratch = out.with_file_name(format!(".encode-floor-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("scratch folder");
+    scratch
+}
+
+/// `batches` written through the sink `create` makes, on `pool`, and the seconds it took.
+fn timed_write(
+    pool: &rayon::ThreadPool,
+    create: impl FnOnce() -> siths_sweep::error::Result<ParquetSink> + Send,
+    batches: &[RecordBatch],
+) -> (siths_sweep::error::Result<Written>, f64) {
+    let started = Instant::now();
+    let written = pool.install(|| {
+        let mut sink = create()?;
+        for b in batches {
+            sink.write(b)?;
+        }
+        sink.finish()
+    });
+    (written, started.elapsed().as_secs_f64())
+}
+
+/// Each column of `card_decisions.parquet` encoded alone on one thread: its seconds and
+/// its file's bytes.
+fn by_column(out: &Path) {
+    let (schema, batches) = card_decisions(out);
+    let scratch = scratch(out);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
     let mut total = 0.0;
     for (c, field) in schema.fields().iter().enumerate() {
         let one = Arc::new(arrow_schema::Schema::new(vec![field.clone()]));
         let columns: Vec<_> = batches
             .iter()
-            .map(|b| arrow_array::RecordBatch::try_new(one.clone(), vec![b.column(c).clone()]).expect("one column"))
+            .map(|b| RecordBatch::try_new(one.clone(), vec![b.column(c).clone()]).expect("one column"))
             .collect();
         let unique: Vec<&str> = CARD_DECISIONS.unique.iter().copied().filter(|u| u == field.name()).collect();
-        let started = Instant::now();
-        pool.install(|| {
-            let mut sink = ParquetSink::create(&scratch, field.name(), &one, &unique, &[])?;
-            for b in &columns {
-                sink.write(b)?;
-            }
-            sink.finish()
-        })
-        .expect("written");
-        let took = started.elapsed().as_secs_f64();
+        let create = || ParquetSink::create(&scratch, field.name(), &one, &unique, &[]);
+        let (written, took) = timed_write(&pool, create, &columns);
+        written.expect("written");
         total += took;
         let bytes = std::fs::metadata(scratch.join(field.name())).expect("written").len();
         println!("encode-floor: column {:<18} {took:.3} s {bytes:>12} bytes", field.name());

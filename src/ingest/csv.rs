@@ -448,7 +448,6 @@ impl Parse<'_> {
         Ok((batches, malformed))
     }
 
-    /// The rows built so far as a batch; the builders start again empty.
     /// The rows built so far as a batch; each builder starts again with room for a
     /// batch like it (an eighth more text).
     fn batch(&self, builders: &mut [Option<StringBuilder>], rows: Vec<u64>) -> RawBatch {

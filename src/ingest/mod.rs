@@ -179,6 +179,7 @@ pub fn read_certificates(read: CardsRead, derive: &dyn Derive, mut stage: impl F
     };
     let confirm = |rows: &[RowRef]| {
         let mut read_from: Vec<u32> = rows.iter().map(|r| r.file()).collect();
+        read_from.sort_unstable();
         read_from.dedup();
         read_from.into_iter().try_for_each(|file| confirm_unchanged(file, &data.files))
     };

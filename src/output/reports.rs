@@ -540,6 +540,13 @@ mod tests {
         }
     }
 
+    /// Row indices sorted by comparing (rank, card_id bytes, index) directly.
+    fn plain_order(ids: &[impl AsRef<str>], rank: &[u32]) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+        order.sort_by_key(|&i| (rank[i as usize], ids[i as usize].as_ref().as_bytes(), i));
+        order
+    }
+
     /// The integer sort orders exactly as comparing (rank, card_id bytes) would: ids
     /// sharing their first eight bytes, ids shorter than eight bytes, an id that is a
     /// prefix of another, a NUL byte (zero-padding must not make "AB" equal "AB\0"),
@@ -564,11 +571,7 @@ mod tests {
         let array = TextColumn::Large(arrow_array::LargeStringArray::from(ids.to_vec()));
         for rank in [vec![0u32; ids.len()], (0..ids.len() as u32).map(|i| (i * 7) % 3).collect()] {
             let got = sort_by_rank_then_id(&array, &rank);
-            let mut want: Vec<u32> = (0..ids.len() as u32).collect();
-            want.sort_by(|&a, &b| {
-                let (a, b) = (a as usize, b as usize);
-                (rank[a], ids[a].as_bytes(), a).cmp(&(rank[b], ids[b].as_bytes(), b))
-            });
+            let want = plain_order(&ids, &rank);
             assert_eq!(got, want, "ranks {rank:?}");
         }
     }
@@ -588,11 +591,7 @@ mod tests {
             let rank: Vec<u32> = (0..ids.len()).map(|_| rng.below(ranks) as u32 * 2).collect();
             let array = TextColumn::Small(arrow_array::StringArray::from(ids.clone()));
             let got = sort_by_rank_then_id(&array, &rank);
-            let mut want: Vec<u32> = (0..ids.len() as u32).collect();
-            want.sort_by(|&a, &b| {
-                let (a, b) = (a as usize, b as usize);
-                (rank[a], ids[a].as_bytes(), a).cmp(&(rank[b], ids[b].as_bytes(), b))
-            });
+            let want = plain_order(&ids, &rank);
             assert_eq!(got, want, "{rows} rows");
         }
         assert!(
